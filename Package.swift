@@ -1,0 +1,28 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Recurrent",
+    products: [
+        .library(name: "Recurrent", targets: ["Recurrent"]),
+        .executable(name: "recurrent", targets: ["RecurrentCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "Recurrent"),
+        .executableTarget(
+            name: "RecurrentCLI",
+            dependencies: [
+                "Recurrent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "RecurrentTests",
+            dependencies: ["Recurrent"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)
