@@ -1,0 +1,126 @@
+/// The kernel interface: the few numeric routines the layers spend their time in.
+///
+/// Every kernel has a plain reference implementation (`KernelBackend.reference`, written for
+/// obviousness) that the optimized one is tested against. Select the backend for a block of code
+/// with `Kernels.$backend.withValue(.reference) { … }`, or for a whole process with the environment
+/// variable `RECURRENT_KERNELS=reference`.
+public enum KernelBackend: String, Sendable, CaseIterable {
+    /// Naive loops: the oracle.
+    case reference
+    /// Register-blocked loops the compiler vectorizes.
+    case optimized
+}
+
+/// Namespace of the numeric kernels (see ``KernelBackend``).
+public enum Kernels {
+    /// The backend used by the calling task.
+    @TaskLocal public static var backend: KernelBackend =
+        KernelBackend(rawValue: ProcessInfo.processInfo.environment["RECURRENT_KERNELS"] ?? "") ?? .optimized
+
+    /// Matrix product `c = op(a) · op(b)` (or `c += …` when `accumulate`), all row-major and dense.
+    ///
+    /// - Parameters:
+    ///   - c: `[M, N]`.
+    ///   - a: `[M, K]`, or `[K, M]` when `transposeA`.
+    ///   - b: `[K, N]`, or `[N, K]` when `transposeB`.
+    public static func gemm(
+        _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, accumulate: Bool = false
+    ) {
+        switch backend {
+        case .reference:
+            referenceGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+        case .optimized:
+            optimizedGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+        }
+    }
+}
+
+import Foundation
+
+/// c[i, j] (+)= Σ_p a[i, p] b[p, j], one element at a time.
+func referenceGemm(
+    _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
+) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var s: Float = 0
+            for p in 0..<k {
+                let av = transposeA ? a[p * m + i] : a[i * k + p]
+                let bv = transposeB ? b[j * k + p] : b[p * n + j]
+                s += av * bv
+            }
+            c[i * n + j] = accumulate ? c[i * n + j] + s : s
+        }
+    }
+}
+
+/// The same product: operands copied to row-major `[M, K]` and `[K, N]` when transposed, then four
+/// rows of `c` updated per pass over a row of `b` (`c[i, :] += a[i, p] · b[p, :]`), in column
+/// blocks that stay in L1.
+func optimizedGemm(
+    _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
+) {
+    if !accumulate { c.update(repeating: 0, count: m * n) }
+    if m == 0 || n == 0 || k == 0 { return }
+    var packedA: UnsafeMutablePointer<Float>? = nil
+    var packedB: UnsafeMutablePointer<Float>? = nil
+    defer { packedA?.deallocate(); packedB?.deallocate() }
+    var A = a, B = b
+    if transposeA {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        transposeCopy(p, a, rows: k, columns: m)
+        packedA = p; A = UnsafePointer(p)
+    }
+    if transposeB {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+        transposeCopy(p, b, rows: n, columns: k)
+        packedB = p; B = UnsafePointer(p)
+    }
+    let nc = 512
+    var j0 = 0
+    while j0 < n {
+        let nb = min(nc, n - j0)
+        var i = 0
+        while i + 4 <= m {
+            let c0 = c + i * n + j0, c1 = c0 + n, c2 = c1 + n, c3 = c2 + n
+            for p in 0..<k {
+                let a0 = A[i * k + p], a1 = A[(i + 1) * k + p], a2 = A[(i + 2) * k + p], a3 = A[(i + 3) * k + p]
+                let row = B + p * n + j0
+                for j in 0..<nb {
+                    let bv = row[j]
+                    c0[j] += a0 * bv; c1[j] += a1 * bv; c2[j] += a2 * bv; c3[j] += a3 * bv
+                }
+            }
+            i += 4
+        }
+        while i < m {
+            let c0 = c + i * n + j0
+            for p in 0..<k {
+                let a0 = A[i * k + p]
+                let row = B + p * n + j0
+                for j in 0..<nb { c0[j] += a0 * row[j] }
+            }
+            i += 1
+        }
+        j0 += nc
+    }
+}
+
+/// dst[c, r] = src[r, c] for a `[rows, columns]` source.
+func transposeCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, rows: Int, columns: Int) {
+    let tile = 32
+    var r0 = 0
+    while r0 < rows {
+        var c0 = 0
+        while c0 < columns {
+            for r in r0..<min(r0 + tile, rows) {
+                for c in c0..<min(c0 + tile, columns) { dst[c * rows + r] = src[r * columns + c] }
+            }
+            c0 += tile
+        }
+        r0 += tile
+    }
+}

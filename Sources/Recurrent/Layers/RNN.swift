@@ -1,0 +1,127 @@
+// The public recurrent layers: thin configurations of the shared ``RecurrentStack``.
+
+/// A multi-layer Elman RNN, `hₜ = act(xₜ Wᵢₕᵀ + bᵢₕ + hₜ₋₁ Wₕₕᵀ + bₕₕ)` (PyTorch's `nn.RNN`).
+///
+/// Parameters (PyTorch's names and shapes, `D` = 2 when bidirectional): `weight_ih_l{k}`
+/// `[H, I]` for k = 0 and `[H, D·H]` above, `weight_hh_l{k}` `[H, H]`, `bias_ih_l{k}`,
+/// `bias_hh_l{k}` `[H]`, with `_reverse` for the second direction; all from U(-1/√H, 1/√H).
+public final class RNN: RecurrentLayer {
+    /// `tanh` or `relu`.
+    public let nonlinearity: Nonlinearity
+
+    /// Creates the layer (arguments as in PyTorch; invalid configurations stop with a precondition).
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
+                bias: Bool = true, batchFirst: Bool = false, dropout: Float = 0, bidirectional: Bool = false) {
+        self.nonlinearity = nonlinearity
+        super.init(stack: RecurrentStack(cell: ElmanCell(nonlinearity: nonlinearity), name: "RNN", inputSize: inputSize,
+                               hiddenSize: hiddenSize, numLayers: numLayers, bias: bias, batchFirst: batchFirst,
+                               dropout: dropout, bidirectional: bidirectional, projSize: 0))
+    }
+
+    /// Runs the RNN over a sequence.
+    ///
+    /// - Parameters:
+    ///   - input: `[T, B, I]`, `[B, T, I]` when `batchFirst`, or unbatched `[T, I]`.
+    ///   - h0: `[D·L, B, H]` (unbatched `[D·L, H]`); zeros when nil.
+    /// - Returns: `output` `[T, B, D·H]` (laid out like the input) and `h` `[D·L, B, H]`.
+    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes.
+    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil) throws -> (output: Tensor, h: Tensor) {
+        let r = try stack.run(input, h0: h0, c0: nil, layerName: "RNN")
+        return (r.output, r.h)
+    }
+}
+
+/// A multi-layer long short-term memory network (PyTorch's `nn.LSTM`), gate order i, f, g, o,
+/// with an optional projection `hₜ = (oₜ ⊙ tanh cₜ) Wₕᵣᵀ` when `projSize > 0`.
+///
+/// Parameters: `weight_ih_l{k}` `[4H, I]` (`[4H, D·Hₒ]` above the first layer), `weight_hh_l{k}`
+/// `[4H, Hₒ]`, `bias_ih_l{k}`, `bias_hh_l{k}` `[4H]`, `weight_hr_l{k}` `[P, H]`, with `_reverse`
+/// for the second direction, where `Hₒ = P` with a projection and `H` otherwise.
+public final class LSTM: RecurrentLayer {
+
+    /// Creates the layer (arguments as in PyTorch; invalid configurations stop with a precondition).
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Float = 0, bidirectional: Bool = false, projSize: Int = 0) {
+        super.init(stack: RecurrentStack(cell: LSTMCellKernel(), name: "LSTM", inputSize: inputSize, hiddenSize: hiddenSize,
+                               numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
+                               bidirectional: bidirectional, projSize: projSize))
+    }
+
+    /// Runs the LSTM over a sequence.
+    ///
+    /// - Parameters:
+    ///   - input: `[T, B, I]`, `[B, T, I]` when `batchFirst`, or unbatched `[T, I]`.
+    ///   - state: `h0` `[D·L, B, Hₒ]` and `c0` `[D·L, B, H]` (without `B` when unbatched); zeros when nil.
+    /// - Returns: `output` `[T, B, D·Hₒ]` (laid out like the input) and the final `h` `[D·L, B, Hₒ]`
+    ///   and `c` `[D·L, B, H]`, PyTorch's `(output, (h_n, c_n))`.
+    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes.
+    public func callAsFunction(_ input: Tensor, _ state: (h: Tensor, c: Tensor)? = nil) throws
+        -> (output: Tensor, state: (h: Tensor, c: Tensor))
+    {
+        let r = try stack.run(input, h0: state?.h, c0: state?.c, layerName: "LSTM")
+        return (r.output, (r.h, r.c!))
+    }
+}
+
+/// A multi-layer gated recurrent unit (PyTorch's `nn.GRU`), gate order r, z, n:
+/// `n = tanh(Wᵢₙx + bᵢₙ + r ⊙ (Wₕₙh + bₕₙ))`, `h' = (1 - z) ⊙ n + z ⊙ h`.
+///
+/// Parameters: `weight_ih_l{k}` `[3H, I]` (`[3H, D·H]` above), `weight_hh_l{k}` `[3H, H]`,
+/// `bias_ih_l{k}`, `bias_hh_l{k}` `[3H]`, with `_reverse` for the second direction.
+public final class GRU: RecurrentLayer {
+
+    /// Creates the layer (arguments as in PyTorch; invalid configurations stop with a precondition).
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Float = 0, bidirectional: Bool = false) {
+        super.init(stack: RecurrentStack(cell: GRUCellKernel(), name: "GRU", inputSize: inputSize, hiddenSize: hiddenSize,
+                               numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
+                               bidirectional: bidirectional, projSize: 0))
+    }
+
+    /// Runs the GRU over a sequence.
+    ///
+    /// - Parameters:
+    ///   - input: `[T, B, I]`, `[B, T, I]` when `batchFirst`, or unbatched `[T, I]`.
+    ///   - h0: `[D·L, B, H]` (unbatched `[D·L, H]`); zeros when nil.
+    /// - Returns: `output` `[T, B, D·H]` (laid out like the input) and `h` `[D·L, B, H]`.
+    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes.
+    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil) throws -> (output: Tensor, h: Tensor) {
+        let r = try stack.run(input, h0: h0, c0: nil, layerName: "GRU")
+        return (r.output, r.h)
+    }
+}
+
+/// What ``RNN``, ``LSTM`` and ``GRU`` share: configuration, parameters and mode.
+public class RecurrentLayer: Module {
+    let stack: RecurrentStack
+
+    init(stack: RecurrentStack) { self.stack = stack }
+
+    /// Features per input step, `I`.
+    public var inputSize: Int { stack.inputSize }
+    /// Features of the hidden (and cell) state, `H`.
+    public var hiddenSize: Int { stack.hiddenSize }
+    /// Stacked layers, `L`.
+    public var numLayers: Int { stack.numLayers }
+    /// Whether the layer has `bias_ih` / `bias_hh`.
+    public var bias: Bool { stack.bias }
+    /// Whether input and output are `[B, T, ·]` (states stay `[D·L, B, ·]`, as in PyTorch).
+    public var batchFirst: Bool { stack.batchFirst }
+    /// Dropout probability on the outputs of every layer but the last, in training mode.
+    public var dropout: Float { stack.dropout }
+    /// Whether a second direction runs the sequence backwards (`D` = 2).
+    public var bidirectional: Bool { stack.bidirectional }
+    /// Size of the LSTM projection `P` (0: none).
+    public var projSize: Int { stack.projSize }
+    /// Size of `h` and of each direction's output: `P` with a projection, else `H`.
+    public var outputSize: Int { stack.outputSize }
+
+    /// Every parameter under its PyTorch `state_dict` name, in PyTorch's order.
+    public var namedParameters: [(name: String, tensor: Tensor)] { stack.namedParameters }
+
+    /// Training mode enables dropout between layers.
+    public var isTraining: Bool {
+        get { stack.isTraining }
+        set { stack.isTraining = newValue }
+    }
+}

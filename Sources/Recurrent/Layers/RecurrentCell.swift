@@ -1,0 +1,192 @@
+import Foundation
+
+/// The pointwise part of one time step of a recurrent cell.
+///
+/// The generic sequence loop (``RecurrentSequence``) does the matrix products: the input
+/// projection `gx = x Wᵢₕᵀ + bᵢₕ` for all steps before the loop, and the recurrent projection
+/// `gh = hₜ₋₁ Wₕₕᵀ + bₕₕ` inside it. A cell turns `gx`, `gh` and the previous state into the
+/// new state (`step`), and turns the gradient of the new state back into gradients of `gx`, `gh`
+/// and the previous state (`stepBackward`). Adding a cell kind means writing these two functions.
+///
+/// All pointers are row-major; `B` is the batch, `H` the hidden size, `G` the gate count.
+protocol RecurrentCell {
+    /// Gate blocks stacked in the rows of `weight_ih` / `weight_hh` (RNN 1, GRU 3, LSTM 4).
+    var gateCount: Int { get }
+    /// Whether the cell carries a memory `c` besides `h` (LSTM).
+    var hasCellState: Bool { get }
+    /// Floats saved per batch row and step for the backward pass, in units of `H`.
+    var cacheWidth: Int { get }
+
+    /// One step forward.
+    /// - Parameters:
+    ///   - h: out `[B, H]`, the new hidden state (before any projection).
+    ///   - c: out `[B, H]`, the new cell state (cells with state only).
+    ///   - cache: out `[B, cacheWidth·H]`.
+    ///   - gx: `[B, G·H]` input projection including `bias_ih`.
+    ///   - gh: `[B, G·H]` recurrent projection including `bias_hh`.
+    ///   - hPrev: `[B, H]` previous hidden state; cPrev: `[B, H]` previous cell state.
+    func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
+              gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int)
+
+    /// One step backward.
+    /// - Parameters:
+    ///   - dgx: out `[B, G·H]`, gradient of the input projection.
+    ///   - dgh: out `[B, G·H]`, gradient of the recurrent projection.
+    ///   - dhPrev: `[B, H]`, zeroed by the caller: add the part of the gradient of `hPrev` that does
+    ///     not pass through `gh` (only cells that read `hPrev` directly, such as the GRU).
+    ///   - dc: in `[B, H]` gradient of the new cell state; out: gradient of `cPrev` (cells with state).
+    ///   - dh: `[B, H]` gradient of the new hidden state.
+    ///   - cache, hPrev, cPrev: as saved by `step`.
+    func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
+                      dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
+                      dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int)
+}
+
+/// The nonlinearity of an Elman ``RNN`` (PyTorch's `nonlinearity='tanh'|'relu'`).
+public enum Nonlinearity: String, Sendable, CaseIterable {
+    /// `tanh`, the default.
+    case tanh
+    /// `relu`.
+    case relu
+}
+
+/// Elman cell: `h = act(gx + gh)`. Cache: `h` itself (enough for both derivatives).
+struct ElmanCell: RecurrentCell {
+    var nonlinearity: Nonlinearity
+    var gateCount: Int { 1 }
+    var hasCellState: Bool { false }
+    var cacheWidth: Int { 1 }
+
+    func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
+              gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int) {
+        let n = batch * hidden
+        switch nonlinearity {
+        case .tanh: for i in 0..<n { h[i] = Foundation.tanh(gx[i] + gh[i]) }
+        case .relu: for i in 0..<n { h[i] = max(gx[i] + gh[i], 0) }
+        }
+        cache.update(from: h, count: n)
+    }
+
+    // h = act(a), a = gx + gh      da = dh · act'(a);  dgx = dgh = da
+    func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
+                      dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
+                      dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int) {
+        let n = batch * hidden
+        for i in 0..<n {
+            let y = cache[i]
+            let da = nonlinearity == .tanh ? dh[i] * (1 - y * y) : (y > 0 ? dh[i] : 0)
+            dgx[i] = da
+            dgh[i] = da
+        }
+    }
+}
+
+/// LSTM cell with PyTorch's gate order i, f, g, o:
+///
+///     i = σ(·ᵢ)  f = σ(·_f)  g = tanh(·_g)  o = σ(·ₒ)     (· = gx + gh of that gate)
+///     c = f ⊙ cₜ₋₁ + i ⊙ g        h = o ⊙ tanh(c)
+///
+/// Cache per row: `[i, f, g, o, tanh c]`.
+struct LSTMCellKernel: RecurrentCell {
+    var gateCount: Int { 4 }
+    var hasCellState: Bool { true }
+    var cacheWidth: Int { 5 }
+
+    func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
+              gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int) {
+        let c = c!, cPrev = cPrev!
+        for b in 0..<batch {
+            let x = gx + b * 4 * H, r = gh + b * 4 * H, k = cache + b * 5 * H
+            for j in 0..<H {
+                let i = sigmoid(x[j] + r[j])
+                let f = sigmoid(x[H + j] + r[H + j])
+                let g = Foundation.tanh(x[2 * H + j] + r[2 * H + j])
+                let o = sigmoid(x[3 * H + j] + r[3 * H + j])
+                let cNew = f * cPrev[b * H + j] + i * g
+                let tc = Foundation.tanh(cNew)
+                c[b * H + j] = cNew
+                h[b * H + j] = o * tc
+                k[j] = i; k[H + j] = f; k[2 * H + j] = g; k[3 * H + j] = o; k[4 * H + j] = tc
+            }
+        }
+    }
+
+    // dc_total = dc + dh·o·(1 - tanh²c)
+    // di = dc_total·g  df = dc_total·cₜ₋₁  dg = dc_total·i  do = dh·tanh c  dcₜ₋₁ = dc_total·f
+    // through the activations: σ' = y(1-y), tanh' = 1-y²;  dgx = dgh
+    func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
+                      dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
+                      dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int) {
+        let dc = dc!, cPrev = cPrev!
+        for b in 0..<batch {
+            let k = cache + b * 5 * H, d = dgx + b * 4 * H
+            for j in 0..<H {
+                let (i, f, g, o, tc) = (k[j], k[H + j], k[2 * H + j], k[3 * H + j], k[4 * H + j])
+                let dhj = dh[b * H + j]
+                let dct = dc[b * H + j] + dhj * o * (1 - tc * tc)
+                d[j] = dct * g * i * (1 - i)
+                d[H + j] = dct * cPrev[b * H + j] * f * (1 - f)
+                d[2 * H + j] = dct * i * (1 - g * g)
+                d[3 * H + j] = dhj * tc * o * (1 - o)
+                dc[b * H + j] = dct * f
+            }
+        }
+        dgh.update(from: dgx, count: batch * 4 * H)
+    }
+}
+
+/// GRU cell with PyTorch's gate order r, z, n and the reset gate applied after the recurrent
+/// product (`b_hn` inside it, so it cannot be folded into `b_in`):
+///
+///     r = σ(·ᵣ)  z = σ(·_z)  n = tanh(gxₙ + r ⊙ ghₙ)  h = (1 - z) ⊙ n + z ⊙ hₜ₋₁
+///
+/// Cache per row: `[r, z, n, ghₙ]`.
+struct GRUCellKernel: RecurrentCell {
+    var gateCount: Int { 3 }
+    var hasCellState: Bool { false }
+    var cacheWidth: Int { 4 }
+
+    func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
+              gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int) {
+        for b in 0..<batch {
+            let x = gx + b * 3 * H, q = gh + b * 3 * H, k = cache + b * 4 * H
+            for j in 0..<H {
+                let r = sigmoid(x[j] + q[j])
+                let z = sigmoid(x[H + j] + q[H + j])
+                let n = Foundation.tanh(x[2 * H + j] + r * q[2 * H + j])
+                h[b * H + j] = (1 - z) * n + z * hPrev[b * H + j]
+                k[j] = r; k[H + j] = z; k[2 * H + j] = n; k[3 * H + j] = q[2 * H + j]
+            }
+        }
+    }
+
+    // dn = dh(1-z)  dz = dh(hₜ₋₁ - n)  dhₜ₋₁ (direct) = dh·z
+    // dâₙ = dn(1-n²): dgxₙ = dâₙ, dghₙ = dâₙ·r;  dr = dâₙ·ghₙ
+    // dgx_r = dgh_r = dr·r(1-r);  dgx_z = dgh_z = dz·z(1-z)
+    func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
+                      dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
+                      dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int) {
+        for b in 0..<batch {
+            let k = cache + b * 4 * H, dx = dgx + b * 3 * H, dq = dgh + b * 3 * H
+            for j in 0..<H {
+                let (r, z, n, ghn) = (k[j], k[H + j], k[2 * H + j], k[3 * H + j])
+                let dhj = dh[b * H + j]
+                let dan = dhj * (1 - z) * (1 - n * n)
+                let dar = dan * ghn * r * (1 - r)
+                let daz = dhj * (hPrev[b * H + j] - n) * z * (1 - z)
+                dx[j] = dar; dq[j] = dar
+                dx[H + j] = daz; dq[H + j] = daz
+                dx[2 * H + j] = dan; dq[2 * H + j] = dan * r
+                dhPrev[b * H + j] += dhj * z
+            }
+        }
+    }
+}

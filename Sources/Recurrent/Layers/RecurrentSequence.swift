@@ -1,0 +1,191 @@
+/// One layer in one direction run over a whole sequence, as a single autograd operation with a
+/// hand-written backward through time. Written once for every ``RecurrentCell``.
+///
+/// Forward (`x: [T, B, I]`, `G·H` gate rows, `Hₒ` = `P` with a projection, else `H`):
+///
+///     gx = x Wᵢₕᵀ + bᵢₕ                    [T·B, G·H]   one product before the loop
+///     for each step s (time t = s, or T-1-s in reverse):
+///         gh = hₛ Wₕₕᵀ + bₕₕ                [B, G·H]
+///         m, c = cell.step(gx[t], gh, hₛ, cₛ)  [B, H]
+///         hₛ₊₁ = m Wₕᵣᵀ (projection) or m    [B, Hₒ]
+///         output[t] = hₛ₊₁
+///
+/// Backward walks the same steps in reverse; only the product for `dhₛ` is inside the loop. The
+/// weight gradients are one product each after it (`dWᵢₕ = dgxᵀ x`, `dWₕₕ = dghᵀ h`,
+/// `dWₕᵣ = dhᵀ m`).
+final class RecurrentSequence: FusedFunction {
+    /// Weights of one layer and direction, with PyTorch's shapes.
+    struct Weights {
+        var inputWeight: Tensor       // weight_ih: [G·H, I]
+        var hiddenWeight: Tensor      // weight_hh: [G·H, Hₒ]
+        var inputBias: Tensor?        // bias_ih: [G·H]
+        var hiddenBias: Tensor?       // bias_hh: [G·H]
+        var projection: Tensor?       // weight_hr: [P, H]
+
+        var all: [Tensor] { [inputWeight, hiddenWeight] + [inputBias, hiddenBias, projection].compactMap { $0 } }
+    }
+
+    let cell: any RecurrentCell
+    let steps: Int, batch: Int, inputSize: Int, hidden: Int, outSize: Int
+    let reverse: Bool
+    let hasBias: Bool, hasProjection: Bool
+    // Saved by the forward pass for the backward pass.
+    private var hs: [Float]      // [T+1, B, Hₒ]  h₀ … h_T in step order
+    private var cs: [Float]      // [T+1, B, H]   c₀ … c_T (cells with state)
+    private var ms: [Float]      // [T, B, H]     pre-projection hidden states (projection only)
+    private var cache: [Float]   // [T, B, cacheWidth·H]
+
+    private init(cell: any RecurrentCell, x: Tensor, weights: Weights, reverse: Bool) {
+        self.cell = cell
+        (steps, batch, inputSize) = (x.shape[0], x.shape[1], x.shape[2])
+        hidden = weights.inputWeight.shape[0] / cell.gateCount
+        outSize = weights.hiddenWeight.shape[1]
+        self.reverse = reverse
+        hasBias = weights.inputBias != nil
+        hasProjection = weights.projection != nil
+        hs = Array(repeating: 0, count: (steps + 1) * batch * outSize)
+        cs = cell.hasCellState ? Array(repeating: 0, count: (steps + 1) * batch * hidden) : []
+        ms = hasProjection ? Array(repeating: 0, count: steps * batch * hidden) : []
+        cache = Array(repeating: 0, count: steps * batch * cell.cacheWidth * hidden)
+    }
+
+    private func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
+
+    /// Runs `cell` over `x` from `h0` (and `c0`).
+    ///
+    /// - Parameters:
+    ///   - x: `[T, B, I]`.
+    ///   - h0: `[B, Hₒ]`; c0: `[B, H]` for cells with state.
+    /// - Returns: `output: [T, B, Hₒ]`, `h: [B, Hₒ]`, `c: [B, H]` (cells with state).
+    static func apply(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool)
+        -> (output: Tensor, h: Tensor, c: Tensor?)
+    {
+        let op = RecurrentSequence(cell: cell, x: x, weights: weights, reverse: reverse)
+        let output = op.forward(x: x.scalars, h0: h0.scalars, c0: c0?.scalars, weights: weights)
+        let (T, B, H, Ho) = (op.steps, op.batch, op.hidden, op.outSize)
+        let inputs = [x, h0] + (c0.map { [$0] } ?? []) + weights.all
+        let outputShapes = [[T, B, Ho], [B, Ho]] + (cell.hasCellState ? [[B, H]] : [])
+        let node = Node.make(.fused(op), inputs: inputs, outputShapes: outputShapes)
+        let hN = Array(op.hs[(T * B * Ho)...])
+        let cN = cell.hasCellState ? Array(op.cs[(T * B * H)...]) : nil
+        return (Tensor(shape: [T, B, Ho], scalars: output, node: node, outputIndex: 0),
+                Tensor(shape: [B, Ho], scalars: hN, node: node, outputIndex: 1),
+                cN.map { Tensor(shape: [B, H], scalars: $0, node: node, outputIndex: 2) })
+    }
+
+    private func forward(x: [Float], h0: [Float], c0: [Float]?, weights: Weights) -> [Float] {
+        let (T, B, I, H, Ho) = (steps, batch, inputSize, hidden, outSize)
+        let GH = cell.gateCount * H, width = cell.cacheWidth * H
+        var output = [Float](repeating: 0, count: T * B * Ho)
+        // gx = x Wᵢₕᵀ + bᵢₕ: [T·B, G·H], for all steps at once.
+        var gx = gemm(x, weights.inputWeight.scalars, m: T * B, n: GH, k: I, transposeB: true)
+        if let b = weights.inputBias { addRowBias(&gx, b.scalars) }
+        // Weights packed once for the loop: Wₕₕᵀ [Hₒ, G·H], Wₕᵣᵀ [H, P].
+        var hiddenWeightT = [Float](repeating: 0, count: Ho * GH)
+        hiddenWeightT.withMutablePointer { transposeCopy($0, weights.hiddenWeight.scalars, rows: GH, columns: Ho) }
+        var projectionT = [Float](repeating: 0, count: hasProjection ? H * Ho : 0)
+        if let w = weights.projection { projectionT.withMutablePointer { transposeCopy($0, w.scalars, rows: Ho, columns: H) } }
+        let hiddenBias = weights.hiddenBias?.scalars
+        var gh = [Float](repeating: 0, count: B * GH)
+
+        for (i, v) in h0.enumerated() { hs[i] = v }
+        if let c0 { for (i, v) in c0.enumerated() { cs[i] = v } }
+        hs.withMutablePointer { hs in cs.withMutablePointer { cs in ms.withMutablePointer { ms in
+        cache.withMutablePointer { cache in gx.withPointer { gx in gh.withMutablePointer { gh in
+        hiddenWeightT.withPointer { wT in projectionT.withPointer { pT in output.withMutablePointer { out in
+            for s in 0..<T {
+                let t = time(s)
+                let hPrev = hs + s * B * Ho, hNext = hs + (s + 1) * B * Ho
+                // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H]
+                Kernels.gemm(gh, hPrev, wT, m: B, n: GH, k: Ho)
+                if let hiddenBias { addRowBias(gh, hiddenBias, rows: B) }
+                let m = hasProjection ? ms + s * B * H : hNext
+                cell.step(h: m, c: cell.hasCellState ? cs + (s + 1) * B * H : nil, cache: cache + s * B * width,
+                          gx: gx + t * B * GH, gh: gh, hPrev: hPrev,
+                          cPrev: cell.hasCellState ? cs + s * B * H : nil, batch: B, hidden: H)
+                if hasProjection { Kernels.gemm(hNext, m, pT, m: B, n: Ho, k: H) }  // h = m Wₕᵣᵀ
+                (out + t * B * Ho).update(from: hNext, count: B * Ho)
+            }
+        } } } } } } } } }
+        return output
+    }
+
+    func backward(outputGradients: [[Float]?], inputs: [Tensor]) -> [[Float]?] {
+        let (T, B, I, H, Ho) = (steps, batch, inputSize, hidden, outSize)
+        let GH = cell.gateCount * H, width = cell.cacheWidth * H
+        let x = inputs[0].scalars
+        let hasC0 = cell.hasCellState
+        let weightIndex = hasC0 ? 3 : 2
+        let inputWeight = inputs[weightIndex].scalars, hiddenWeight = inputs[weightIndex + 1].scalars
+        let projection = hasProjection ? inputs.last!.scalars : []
+
+        let dOutput = outputGradients[0]
+        var dh = outputGradients[1] ?? Array(repeating: 0, count: B * Ho)   // running ∂L/∂hₛ₊₁
+        var dc = hasC0 ? (outputGradients[2] ?? Array(repeating: 0, count: B * H)) : []
+        var dhPrev = [Float](repeating: 0, count: B * Ho)
+        var dm = [Float](repeating: 0, count: hasProjection ? B * H : 0)
+        var dgx = [Float](repeating: 0, count: T * B * GH)   // indexed by time t
+        var dgh = [Float](repeating: 0, count: T * B * GH)   // indexed by step s
+        var dhs = [Float](repeating: 0, count: hasProjection ? T * B * Ho : 0)  // ∂L/∂hₛ₊₁, for dWₕᵣ
+
+        hs.withPointer { hs in cs.withPointer { cs in cache.withPointer { cache in
+        dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in dhPrev.withMutablePointer { dhPrevp in
+        dm.withMutablePointer { dmp in dgx.withMutablePointer { dgxp in dgh.withMutablePointer { dghp in
+        dhs.withMutablePointer { dhsp in hiddenWeight.withPointer { wHh in projection.withPointer { wHr in
+            var dhCur = dhp, dhNext = dhPrevp
+            for s in stride(from: T - 1, through: 0, by: -1) {
+                let t = time(s)
+                if let dOutput { for i in 0..<(B * Ho) { dhCur[i] += dOutput[t * B * Ho + i] } }
+                var dmCur = UnsafePointer(dhCur)
+                if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
+                    (dhsp + s * B * Ho).update(from: dhCur, count: B * Ho)
+                    Kernels.gemm(dmp, dhCur, wHr, m: B, n: H, k: Ho)
+                    dmCur = UnsafePointer(dmp)
+                }
+                dhNext.update(repeating: 0, count: B * Ho)
+                cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp + s * B * GH, dhPrev: dhNext,
+                                  dc: hasC0 ? dcp : nil, dh: dmCur, cache: cache + s * B * width,
+                                  hPrev: hs + s * B * Ho, cPrev: hasC0 ? cs + s * B * H : nil, batch: B, hidden: H)
+                // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
+                Kernels.gemm(dhNext, dghp + s * B * GH, wHh, m: B, n: Ho, k: GH, accumulate: true)
+                swap(&dhCur, &dhNext)
+            }
+            if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
+        } } } } } } } } } } } }
+
+        // After the loop: one product per weight gradient, over all steps.
+        var grads: [[Float]?] = []
+        grads.append(gemm(dgx, inputWeight, m: T * B, n: I, k: GH))                    // dx: [T·B, I]
+        grads.append(dh)                                                               // dh₀
+        if hasC0 { grads.append(dc) }                                                  // dc₀
+        grads.append(gemm(dgx, x, m: GH, n: I, k: T * B, transposeA: true))            // dWᵢₕ: [G·H, I]
+        let hPrevs = Array(hs[0..<(T * B * Ho)])
+        grads.append(gemm(dgh, hPrevs, m: GH, n: Ho, k: T * B, transposeA: true))      // dWₕₕ: [G·H, Hₒ]
+        if hasBias {
+            grads.append(columnSums(dgx, columns: GH))                                 // dbᵢₕ
+            grads.append(columnSums(dgh, columns: GH))                                 // dbₕₕ
+        }
+        if hasProjection { grads.append(gemm(dhs, ms, m: Ho, n: H, k: T * B, transposeA: true)) }  // dWₕᵣ: [P, H]
+        return grads
+    }
+}
+
+/// Adds `bias` `[N]` to every row of `rows` `[R, N]`.
+func addRowBias(_ rows: inout [Float], _ bias: [Float]) {
+    let count = rows.count / max(bias.count, 1)
+    rows.withMutablePointer { addRowBias($0, bias, rows: count) }
+}
+
+func addRowBias(_ rows: UnsafeMutablePointer<Float>, _ bias: [Float], rows count: Int) {
+    let n = bias.count
+    bias.withPointer { b in
+        for r in 0..<count { for j in 0..<n { rows[r * n + j] += b[j] } }
+    }
+}
+
+/// Σ over rows of a `[R, columns]` matrix.
+func columnSums(_ x: [Float], columns: Int) -> [Float] {
+    var s = [Float](repeating: 0, count: columns)
+    for r in 0..<(x.count / max(columns, 1)) { for j in 0..<columns { s[j] += x[r * columns + j] } }
+    return s
+}

@@ -1,0 +1,129 @@
+/// The layers-and-directions wiring shared by ``RNN``, ``LSTM`` and ``GRU``, written once.
+///
+/// Layer `l` reads the concatenated outputs of both directions of layer `l-1` (after dropout in
+/// training mode), the reverse direction runs the sequence backwards, and the final states are
+/// stacked as `[D·L, B, Hₒ]` with index `l·D + d`, exactly as PyTorch does.
+final class RecurrentStack {
+    let cell: any RecurrentCell
+    let inputSize: Int, hiddenSize: Int, numLayers: Int
+    let bias: Bool, batchFirst: Bool, dropout: Float, bidirectional: Bool, projSize: Int
+    /// Every parameter, in PyTorch's `state_dict` order.
+    let namedParameters: [(name: String, tensor: Tensor)]
+    /// The weights of layer `l`, direction `d` at index `l·D + d`.
+    let weights: [RecurrentSequence.Weights]
+    var isTraining = true
+
+    var directions: Int { bidirectional ? 2 : 1 }
+    /// `Hₒ`: the size of `h` and of each direction's output (`projSize` if set, else `hiddenSize`).
+    var outputSize: Int { projSize > 0 ? projSize : hiddenSize }
+
+    init(cell: any RecurrentCell, name: String, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool,
+         batchFirst: Bool, dropout: Float, bidirectional: Bool, projSize: Int) {
+        precondition(inputSize > 0, "\(name): inputSize must be positive, got \(inputSize)")
+        precondition(hiddenSize > 0, "\(name): hiddenSize must be positive, got \(hiddenSize)")
+        precondition(numLayers >= 1, "\(name): numLayers must be at least 1, got \(numLayers)")
+        precondition(dropout >= 0 && dropout < 1, "\(name): dropout must be in [0, 1), got \(dropout)")
+        precondition(projSize >= 0, "\(name): projSize must be non-negative, got \(projSize)")
+        precondition(projSize < hiddenSize, "\(name): projSize (\(projSize)) must be smaller than hiddenSize (\(hiddenSize))")
+        self.cell = cell
+        (self.inputSize, self.hiddenSize, self.numLayers) = (inputSize, hiddenSize, numLayers)
+        (self.bias, self.batchFirst, self.dropout) = (bias, batchFirst, dropout)
+        (self.bidirectional, self.projSize) = (bidirectional, projSize)
+        let specs = RecurrentStack.parameterTable(
+            gateCount: cell.gateCount, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
+            bias: bias, directions: bidirectional ? 2 : 1, projSize: projSize)
+        var named: [(name: String, tensor: Tensor)] = []
+        var weights: [RecurrentSequence.Weights] = []
+        for group in specs {
+            let t = group.map { ($0.name, $0.makeTensor()) }
+            named += t
+            func role(_ prefix: String) -> Tensor? { t.first { $0.0.hasPrefix(prefix + "_l") }?.1 }
+            weights.append(.init(inputWeight: role("weight_ih")!, hiddenWeight: role("weight_hh")!,
+                                 inputBias: role("bias_ih"), hiddenBias: role("bias_hh"), projection: role("weight_hr")))
+        }
+        namedParameters = named
+        self.weights = weights
+    }
+
+    /// The parameter table: for each layer and direction, PyTorch's names, shapes and the init
+    /// range U(-1/√H, 1/√H) that PyTorch uses for every recurrent parameter.
+    static func parameterTable(gateCount G: Int, inputSize: Int, hiddenSize H: Int, numLayers: Int, bias: Bool,
+                               directions: Int, projSize P: Int) -> [[ParameterSpec]] {
+        let bound = 1 / Float(H).squareRoot()
+        let Ho = P > 0 ? P : H
+        var table: [[ParameterSpec]] = []
+        for l in 0..<numLayers {
+            for d in 0..<directions {
+                let suffix = "_l\(l)" + (d == 1 ? "_reverse" : "")
+                let layerInput = l == 0 ? inputSize : directions * Ho
+                var group = [ParameterSpec(name: "weight_ih" + suffix, shape: [G * H, layerInput], bound: bound),
+                             ParameterSpec(name: "weight_hh" + suffix, shape: [G * H, Ho], bound: bound)]
+                if bias {
+                    group += [ParameterSpec(name: "bias_ih" + suffix, shape: [G * H], bound: bound),
+                              ParameterSpec(name: "bias_hh" + suffix, shape: [G * H], bound: bound)]
+                }
+                if P > 0 { group.append(ParameterSpec(name: "weight_hr" + suffix, shape: [P, H], bound: bound)) }
+                table.append(group)
+            }
+        }
+        return table
+    }
+
+    /// Runs the stack.
+    ///
+    /// - Parameters:
+    ///   - input: `[T, B, I]`, `[B, T, I]` when `batchFirst`, or `[T, I]` unbatched.
+    ///   - h0: `[D·L, B, Hₒ]` (`[D·L, Hₒ]` unbatched), zeros when nil.
+    ///   - c0: `[D·L, B, H]` for cells with state, zeros when nil.
+    /// - Returns: `output` `[T, B, D·Hₒ]` (batch-first / unbatched like the input), `h` `[D·L, B, Hₒ]`,
+    ///   and `c` `[D·L, B, H]` for cells with state.
+    func run(_ input: Tensor, h0: Tensor?, c0: Tensor?, layerName: String) throws -> (output: Tensor, h: Tensor, c: Tensor?) {
+        let unbatched = input.rank == 2
+        guard input.rank == 2 || input.rank == 3 else {
+            throw RecurrentError.shapeMismatch("\(layerName): input must be [T, B, \(inputSize)]\(batchFirst ? " (batchFirst: [B, T, \(inputSize)])" : "") or unbatched [T, \(inputSize)], got \(input.shape)")
+        }
+        guard input.shape.last == inputSize else {
+            throw RecurrentError.shapeMismatch("\(layerName): input.size(-1) must be equal to inputSize. Expected \(inputSize), got \(input.shape.last!) (input shape \(input.shape))")
+        }
+        var x = unbatched ? input.unsqueezed(at: 1) : (batchFirst ? input.transposed(0, 1) : input)  // [T, B, I]
+        let (T, B) = (x.shape[0], x.shape[1])
+        guard T > 0 else { throw RecurrentError.shapeMismatch("\(layerName): expected a sequence length larger than 0, got input shape \(input.shape)") }
+        let stateCount = directions * numLayers
+        func state(_ given: Tensor?, size: Int, name: String) throws -> Tensor {
+            let expected = unbatched ? [stateCount, size] : [stateCount, B, size]
+            guard let given else { return Tensor.zeros([stateCount, B, size]) }
+            guard given.shape == expected else {
+                throw RecurrentError.shapeMismatch("\(layerName): expected \(name) of shape \(expected), got \(given.shape)")
+            }
+            return unbatched ? given.unsqueezed(at: 1) : given
+        }
+        let h = try state(h0, size: outputSize, name: "h0")
+        let c = cell.hasCellState ? try state(c0, size: hiddenSize, name: "c0") : nil
+
+        var hN: [Tensor] = [], cN: [Tensor] = []
+        for l in 0..<numLayers {
+            if l > 0 { x = Recurrent.dropout(x, p: dropout, training: isTraining) }
+            var outputs: [Tensor] = []
+            for d in 0..<directions {
+                let k = l * directions + d
+                let result = RecurrentSequence.apply(
+                    cell: cell, x: x, h0: h.narrowed(axis: 0, start: k, length: 1).squeezed(at: 0),
+                    c0: c?.narrowed(axis: 0, start: k, length: 1).squeezed(at: 0),
+                    weights: weights[k], reverse: d == 1)
+                outputs.append(result.output)
+                hN.append(result.h.unsqueezed(at: 0))
+                if let cOut = result.c { cN.append(cOut.unsqueezed(at: 0)) }
+            }
+            x = outputs.count == 1 ? outputs[0] : concat(outputs, axis: 2)  // [T, B, D·Hₒ]
+        }
+        var output = x, hOut = concat(hN, axis: 0), cOut = cN.isEmpty ? nil : concat(cN, axis: 0)
+        if unbatched {
+            output = output.squeezed(at: 1)
+            hOut = hOut.squeezed(at: 1)
+            cOut = cOut?.squeezed(at: 1)
+        } else if batchFirst {
+            output = output.transposed(0, 1)
+        }
+        return (output, hOut, cOut)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+// Reductions and the softmax family, each forward beside its backward.
+
+extension Tensor {
+    /// The sum of all elements, as a scalar tensor (`x.sum()`).
+    public func sum() -> Tensor {
+        var total: Float = 0
+        for v in scalars { total += v }
+        return Tensor(shape: [], scalars: [total], node: Node.make(.sum, inputs: [self], outputShapes: [[]]))
+    }
+
+    /// The mean of all elements, as a scalar tensor (`x.mean()`).
+    public func mean() -> Tensor {
+        var total: Float = 0
+        for v in scalars { total += v }
+        return Tensor(shape: [], scalars: [total / Float(max(count, 1))], node: Node.make(.mean, inputs: [self], outputShapes: [[]]))
+    }
+}
+
+/// Softmax over the last axis (`torch.softmax(x, dim=-1)`).
+///
+/// - Parameter x: `[..., C]`.
+/// - Returns: `[..., C]`, each row summing to 1.
+public func softmax(_ x: Tensor) -> Tensor {
+    let y = softmaxRows(x.scalars, lastDim: x.shape.last ?? 1, log: false)
+    return Tensor(shape: x.shape, scalars: y, node: Node.make(.softmax(output: y), inputs: [x], outputShapes: [x.shape]))
+}
+
+/// Log-softmax over the last axis (`torch.log_softmax(x, dim=-1)`), computed stably.
+///
+/// - Parameter x: `[..., C]`.
+/// - Returns: `[..., C]`.
+public func logSoftmax(_ x: Tensor) -> Tensor {
+    let y = softmaxRows(x.scalars, lastDim: x.shape.last ?? 1, log: true)
+    return Tensor(shape: x.shape, scalars: y, node: Node.make(.logSoftmax(output: y), inputs: [x], outputShapes: [x.shape]))
+}
+
+/// Row-wise (log-)softmax of `[rows, C]` scalars: subtract the row maximum, exponentiate, normalise.
+func softmaxRows(_ x: [Float], lastDim c: Int, log: Bool) -> [Float] {
+    var y = [Float](repeating: 0, count: x.count)
+    guard c > 0 else { return y }
+    for row in 0..<(x.count / c) {
+        let base = row * c
+        var m = -Float.infinity
+        for j in 0..<c { m = max(m, x[base + j]) }
+        var s: Float = 0
+        for j in 0..<c { s += Foundation.exp(x[base + j] - m) }
+        let logS = Foundation.log(s)
+        for j in 0..<c {
+            y[base + j] = log ? x[base + j] - m - logS : Foundation.exp(x[base + j] - m) / s
+        }
+    }
+    return y
+}
+
+// y = softmax(x)       dx_j = y_j (g_j - Σ_k g_k y_k)
+func softmaxBackward(_ g: [Float], _ y: [Float], lastDim c: Int) -> [Float] {
+    var dx = [Float](repeating: 0, count: g.count)
+    guard c > 0 else { return dx }
+    for row in 0..<(g.count / c) {
+        let base = row * c
+        var dot: Float = 0
+        for j in 0..<c { dot += g[base + j] * y[base + j] }
+        for j in 0..<c { dx[base + j] = y[base + j] * (g[base + j] - dot) }
+    }
+    return dx
+}
+
+// y = log softmax(x)   dx_j = g_j - e^{y_j} Σ_k g_k
+func logSoftmaxBackward(_ g: [Float], _ y: [Float], lastDim c: Int) -> [Float] {
+    var dx = [Float](repeating: 0, count: g.count)
+    guard c > 0 else { return dx }
+    for row in 0..<(g.count / c) {
+        let base = row * c
+        var total: Float = 0
+        for j in 0..<c { total += g[base + j] }
+        for j in 0..<c { dx[base + j] = g[base + j] - Foundation.exp(y[base + j]) * total }
+    }
+    return dx
+}

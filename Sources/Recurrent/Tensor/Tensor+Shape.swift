@@ -1,0 +1,135 @@
+// Shape operations: reshape, transpose, concatenate and narrow, each forward beside its backward.
+
+extension Tensor {
+    /// The same elements with a new shape of equal element count (`x.reshape(shape)`); one axis
+    /// may be `-1` and is inferred.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var shape = newShape
+        if let unknown = shape.firstIndex(of: -1) {
+            shape[unknown] = 1
+            precondition(shape.product > 0 && count % shape.product == 0, "reshape: cannot reshape \(self.shape) to \(newShape)")
+            shape[unknown] = count / shape.product
+        }
+        precondition(shape.product == count, "reshape: cannot reshape \(self.shape) (\(count) elements) to \(newShape)")
+        return Tensor(shape: shape, scalars: scalars, node: Node.make(.reshape, inputs: [self], outputShapes: [shape]))
+    }
+
+    /// Inserts an axis of size 1 at `axis` (`x.unsqueeze(axis)`).
+    public func unsqueezed(at axis: Int) -> Tensor {
+        var s = shape
+        s.insert(1, at: axis)
+        return reshaped(s)
+    }
+
+    /// Removes the axis `axis`, which must have size 1 (`x.squeeze(axis)`).
+    public func squeezed(at axis: Int) -> Tensor {
+        precondition(shape[axis] == 1, "squeeze: axis \(axis) of \(shape) is not 1")
+        var s = shape
+        s.remove(at: axis)
+        return reshaped(s)
+    }
+
+    /// Swaps two axes, copying the elements into row-major order (`x.transpose(a0, a1).contiguous()`).
+    public func transposed(_ a0: Int, _ a1: Int) -> Tensor {
+        var outShape = shape
+        outShape.swapAt(a0, a1)
+        let y = transposeScalars(scalars, shape: shape, a0, a1)
+        return Tensor(shape: outShape, scalars: y, node: Node.make(.transpose(a0, a1), inputs: [self], outputShapes: [outShape]))
+    }
+
+    /// Elements `start ..< start + length` along `axis` (`x.narrow(axis, start, length)`).
+    public func narrowed(axis: Int, start: Int, length: Int) -> Tensor {
+        precondition(axis >= 0 && axis < rank, "narrow: axis \(axis) out of range for shape \(shape)")
+        precondition(start >= 0 && length >= 0 && start + length <= shape[axis],
+                     "narrow: range \(start)..<\(start + length) out of bounds for axis \(axis) of \(shape)")
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        var outShape = shape
+        outShape[axis] = length
+        var y = [Float](repeating: 0, count: outShape.product)
+        for o in 0..<outer {
+            let src = (o * shape[axis] + start) * inner, dst = o * length * inner
+            for j in 0..<(length * inner) { y[dst + j] = scalars[src + j] }
+        }
+        return Tensor(shape: outShape, scalars: y, node: Node.make(.narrow(axis: axis, start: start), inputs: [self], outputShapes: [outShape]))
+    }
+}
+
+/// Scalars of a tensor of `shape` with axes `a0` and `a1` swapped, in row-major order.
+func transposeScalars(_ x: [Float], shape: [Int], _ a0: Int, _ a1: Int) -> [Float] {
+    if a0 == a1 { return x }
+    let (lo, hi) = (min(a0, a1), max(a0, a1))
+    // View the shape as [outer, n0, mid, n1, inner] and swap n0 with n1.
+    let outer = shape[..<lo].reduce(1, *), n0 = shape[lo], mid = shape[(lo + 1)..<hi].reduce(1, *)
+    let n1 = shape[hi], inner = shape[(hi + 1)...].reduce(1, *)
+    var y = [Float](repeating: 0, count: x.count)
+    var dst = 0
+    for o in 0..<outer {
+        for j in 0..<n1 {
+            for m in 0..<mid {
+                for i in 0..<n0 {
+                    let src = ((((o * n0 + i) * mid + m) * n1 + j) * inner)
+                    for e in 0..<inner { y[dst + e] = x[src + e] }
+                    dst += inner
+                }
+            }
+        }
+    }
+    return y
+}
+
+// dx = g with the same axes swapped back; a swap is its own inverse.
+// (Node.inputGradients calls transposeScalars(g, shape: outputShape, a0, a1).)
+
+/// Joins tensors along `axis` (`torch.cat(tensors, dim=axis)`); all other axes must agree.
+public func concat(_ tensors: [Tensor], axis: Int) -> Tensor {
+    precondition(!tensors.isEmpty, "concat: no tensors")
+    let first = tensors[0].shape
+    precondition(axis >= 0 && axis < first.count, "concat: axis \(axis) out of range for shape \(first)")
+    for t in tensors {
+        var a = t.shape, b = first
+        precondition(a.count == b.count, "concat: rank mismatch \(t.shape) vs \(first)")
+        a[axis] = 0; b[axis] = 0
+        precondition(a == b, "concat: shapes \(t.shape) and \(first) differ outside axis \(axis)")
+    }
+    let outer = first[..<axis].reduce(1, *), inner = first[(axis + 1)...].reduce(1, *)
+    var outShape = first
+    outShape[axis] = tensors.reduce(0) { $0 + $1.shape[axis] }
+    var y = [Float]()
+    y.reserveCapacity(outShape.product)
+    for o in 0..<outer {
+        for t in tensors {
+            let chunk = t.shape[axis] * inner
+            y.append(contentsOf: t.scalars[(o * chunk)..<((o + 1) * chunk)])
+        }
+    }
+    return Tensor(shape: outShape, scalars: y, node: Node.make(.concat(axis: axis), inputs: tensors, outputShapes: [outShape]))
+}
+
+// y = cat(x_k)         dx_k = the slice of g that x_k filled
+func concatBackward(_ g: [Float], shapes: [[Int]], axis: Int) -> [[Float]?] {
+    let outer = shapes[0][..<axis].reduce(1, *), inner = shapes[0][(axis + 1)...].reduce(1, *)
+    let total = shapes.reduce(0) { $0 + $1[axis] } * inner
+    var grads: [[Float]?] = []
+    var offset = 0
+    for shape in shapes {
+        let chunk = shape[axis] * inner
+        var dx = [Float](repeating: 0, count: shape.product)
+        for o in 0..<outer {
+            for j in 0..<chunk { dx[o * chunk + j] = g[o * total + offset + j] }
+        }
+        grads.append(dx)
+        offset += chunk
+    }
+    return grads
+}
+
+// y = x[.., start..<start+n, ..]       dx = g placed back at those positions, zeros elsewhere
+func narrowBackward(_ g: [Float], inputShape: [Int], axis: Int, start: Int, length: Int) -> [Float] {
+    let outer = inputShape[..<axis].reduce(1, *), inner = inputShape[(axis + 1)...].reduce(1, *)
+    var dx = [Float](repeating: 0, count: inputShape.product)
+    for o in 0..<outer {
+        let dst = (o * inputShape[axis] + start) * inner, src = o * length * inner
+        for j in 0..<(length * inner) { dx[dst + j] = g[src + j] }
+    }
+    return dx
+}
