@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Recurrent
+
+/// `recurrent demo`: the adding problem, where LSTM and GRU learn and a plain RNN does not.
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train an RNN, an LSTM and a GRU on the adding problem and compare them.",
+        discussion: """
+            Each sequence holds random values and two markers; the target is the sum of the two \
+            marked values (Hochreiter & Schmidhuber 1997). Always predicting 1.0 scores an MSE of \
+            0.167. At long sequence lengths the plain RNN stays near that baseline while the LSTM \
+            and the GRU learn the task: their gates carry the first marked value across the sequence.
+            """)
+
+    @Option(help: "Steps per sequence.")
+    var seqLen = 60
+    @Option(help: "Hidden size of every model.")
+    var hiddenSize = 32
+    @Option(help: "Training steps per model.")
+    var steps = 2000
+    @Option(help: "Sequences per training step.")
+    var batchSize = 32
+    @Option(help: "Adam learning rate.")
+    var learningRate: Float = 0.01
+    @Option(help: "Seed for initialisation and data.")
+    var seed: UInt64 = 1
+    @Option(help: "Which models to train, comma-separated (rnn, lstm, gru).")
+    var models = "rnn,lstm,gru"
+
+    func validate() throws {
+        guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
+        guard hiddenSize >= 1, steps >= 1, batchSize >= 1 else {
+            throw ValidationError("--hidden-size, --steps and --batch-size must be positive")
+        }
+        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
+        for m in modelList where !["rnn", "lstm", "gru"].contains(m) {
+            throw ValidationError("unknown model '\(m)' in --models (choose from rnn, lstm, gru)")
+        }
+    }
+
+    var modelList: [String] { models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
+
+    func run() throws {
+        print("Adding problem: T = \(seqLen), hidden size \(hiddenSize), \(steps) steps of batch \(batchSize), Adam lr \(learningRate), seed \(seed)")
+        print("Baseline (always predict 1.0): MSE \(String(format: "%.3f", AddingProblem.baselineMSE))\n")
+        var rows: [(String, Int, Float, Float, Double)] = []
+        var testData = AddingProblem(sequenceLength: seqLen, seed: seed &+ 1_000_003)
+        let test = testData.batch(1000)
+        for name in modelList {
+            manualSeed(seed)
+            let layer: RecurrentLayer = switch name {
+            case "rnn": RNN(inputSize: 2, hiddenSize: hiddenSize)
+            case "lstm": LSTM(inputSize: 2, hiddenSize: hiddenSize)
+            default: GRU(inputSize: 2, hiddenSize: hiddenSize)
+            }
+            let model = SequenceRegressor(recurrent: layer, outputs: 1)
+            var optimizer = Adam(parameters: model.parameters, learningRate: learningRate)
+            var data = AddingProblem(sequenceLength: seqLen, seed: seed)
+            var bar = ProgressBar(total: steps, label: name.uppercased().padding(toLength: 4, withPad: " ", startingAt: 0))
+            var smoothed: Float = AddingProblem.baselineMSE
+            let start = Date()
+            for step in 1...steps {
+                let (x, y) = data.batch(batchSize)
+                optimizer.zeroGrad()
+                let loss = try mseLoss(try model(x), y)
+                guard loss.item.isFinite else {
+                    throw ValidationError("\(name): the loss became \(loss.item) at step \(step); try a smaller --learning-rate")
+                }
+                loss.backward()
+                try clipGradNorm(model.parameters, maxNorm: 1)
+                optimizer.step()
+                smoothed = 0.95 * smoothed + 0.05 * loss.item
+                bar.update(step, loss: smoothed)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            model.eval()
+            let testMSE = try withoutGradients { try mseLoss(try model(test.input), test.target).item }
+            rows.append((name.uppercased(), model.parameterCount, smoothed, testMSE, seconds))
+        }
+        print("\nmodel  params  train MSE  test MSE  vs baseline  time    verdict")
+        for (name, params, train, testMSE, seconds) in rows {
+            let ratio = testMSE / AddingProblem.baselineMSE
+            let verdict = ratio < 0.1 ? "learned" : (ratio < 0.5 ? "partly" : "failed")
+            print(name.padding(toLength: 7, withPad: " ", startingAt: 0)
+                + String(format: "%6d  %9.4f  %8.4f  %10.1f%%  %5.1fs  %@", params, train, testMSE, ratio * 100, seconds, verdict))
+        }
+    }
+}
