@@ -31,12 +31,17 @@ public enum Kernels {
         case .reference:
             referenceGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
         case .optimized:
-            optimizedGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+            if m >= 16 && m * n * k >= 1 << 18 {
+                parallelGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+            } else {
+                optimizedGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+            }
         }
     }
 }
 
 import Foundation
+import Synchronization
 
 /// c[i, j] (+)= Σ_p a[i, p] b[p, j], one element at a time.
 func referenceGemm(
@@ -109,6 +114,33 @@ func optimizedGemm(
     }
 }
 
+/// The optimized product with the rows of `c` split over the worker pool (operands transposed
+/// once up front so that every participant reads plain row-major panels).
+func parallelGemm(
+    _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
+) {
+    var packedA: UnsafeMutablePointer<Float>? = nil, packedB: UnsafeMutablePointer<Float>? = nil
+    defer { packedA?.deallocate(); packedB?.deallocate() }
+    var A = a, B = b
+    if transposeA {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        transposeCopy(p, a, rows: k, columns: m)
+        packedA = p; A = UnsafePointer(p)
+    }
+    if transposeB {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+        transposeCopy(p, b, rows: n, columns: k)
+        packedB = p; B = UnsafePointer(p)
+    }
+    let (pa, pb) = (A, B)
+    WorkerPool.shared.run(upTo: m / 8) { part, parts in
+        let rows = partition(m, part, parts)
+        optimizedGemm(c + rows.lowerBound * n, pa + rows.lowerBound * k, pb, m: rows.count, n: n, k: k,
+                      transposeA: false, transposeB: false, accumulate: accumulate)
+    }
+}
+
 /// dst[c, r] = src[r, c] for a `[rows, columns]` source.
 func transposeCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, rows: Int, columns: Int) {
     let tile = 32
@@ -123,4 +155,14 @@ func transposeCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Floa
         }
         r0 += tile
     }
+}
+
+extension Kernels {
+    /// Sets how many threads the kernels may use (1: the calling thread only).
+    public static func setThreadCount(_ count: Int) {
+        precondition(count >= 1, "Kernels.setThreadCount: need at least 1 thread, got \(count)")
+        threadCount.withLock { $0 = count }
+    }
+
+    static let threadCount = Mutex(1)
 }

@@ -95,16 +95,22 @@ final class RecurrentSequence: FusedFunction {
         hiddenWeightT.withPointer { wT in projectionT.withPointer { pT in output.withMutablePointer { out in
             for s in 0..<T {
                 let t = time(s)
-                let hPrev = hs + s * B * Ho, hNext = hs + (s + 1) * B * Ho
-                // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H]
-                Kernels.gemm(gh, hPrev, wT, m: B, n: GH, k: Ho)
-                if let hiddenBias { addRowBias(gh, hiddenBias, rows: B) }
-                let m = hasProjection ? ms + s * B * H : hNext
-                cell.step(h: m, c: cell.hasCellState ? cs + (s + 1) * B * H : nil, cache: cache + s * B * width,
-                          gx: gx + t * B * GH, gh: gh, hPrev: hPrev,
-                          cPrev: cell.hasCellState ? cs + s * B * H : nil, batch: B, hidden: H)
-                if hasProjection { Kernels.gemm(hNext, m, pT, m: B, n: Ho, k: H) }  // h = m Wₕᵣᵀ
-                (out + t * B * Ho).update(from: hNext, count: B * Ho)
+                // Batch rows are independent within a step: split them over the worker pool.
+                WorkerPool.shared.run(upTo: B / 4) { part, parts in
+                    let rows = partition(B, part, parts)
+                    let (b0, nb) = (rows.lowerBound, rows.count)
+                    let hPrev = hs + (s * B + b0) * Ho, hNext = hs + ((s + 1) * B + b0) * Ho
+                    let ghRows = gh + b0 * GH
+                    // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H]
+                    Kernels.gemm(ghRows, hPrev, wT, m: nb, n: GH, k: Ho)
+                    if let hiddenBias { addRowBias(ghRows, hiddenBias, rows: nb) }
+                    let m = hasProjection ? ms + (s * B + b0) * H : hNext
+                    cell.step(h: m, c: cell.hasCellState ? cs + ((s + 1) * B + b0) * H : nil,
+                              cache: cache + (s * B + b0) * width, gx: gx + (t * B + b0) * GH, gh: ghRows, hPrev: hPrev,
+                              cPrev: cell.hasCellState ? cs + (s * B + b0) * H : nil, batch: nb, hidden: H)
+                    if hasProjection { Kernels.gemm(hNext, m, pT, m: nb, n: Ho, k: H) }  // h = m Wₕᵣᵀ
+                    (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
+                }
             }
         } } } } } } } } }
         return output
@@ -135,19 +141,26 @@ final class RecurrentSequence: FusedFunction {
             var dhCur = dhp, dhNext = dhPrevp
             for s in stride(from: T - 1, through: 0, by: -1) {
                 let t = time(s)
-                if let dOutput { for i in 0..<(B * Ho) { dhCur[i] += dOutput[t * B * Ho + i] } }
-                var dmCur = UnsafePointer(dhCur)
-                if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
-                    (dhsp + s * B * Ho).update(from: dhCur, count: B * Ho)
-                    Kernels.gemm(dmp, dhCur, wHr, m: B, n: H, k: Ho)
-                    dmCur = UnsafePointer(dmp)
+                let (dhIn, dhOut) = (dhCur, dhNext)
+                WorkerPool.shared.run(upTo: B / 4) { part, parts in
+                    let rows = partition(B, part, parts)
+                    let (b0, nb) = (rows.lowerBound, rows.count)
+                    let dh = dhIn + b0 * Ho, dhPrev = dhOut + b0 * Ho
+                    if let dOutput { for i in 0..<(nb * Ho) { dh[i] += dOutput[(t * B + b0) * Ho + i] } }
+                    var dmRows = UnsafePointer(dh)
+                    if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
+                        (dhsp + (s * B + b0) * Ho).update(from: dh, count: nb * Ho)
+                        Kernels.gemm(dmp + b0 * H, dh, wHr, m: nb, n: H, k: Ho)
+                        dmRows = UnsafePointer(dmp + b0 * H)
+                    }
+                    dhPrev.update(repeating: 0, count: nb * Ho)
+                    cell.stepBackward(dgx: dgxp + (t * B + b0) * GH, dgh: dghp + (s * B + b0) * GH, dhPrev: dhPrev,
+                                      dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
+                                      hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
+                                      batch: nb, hidden: H)
+                    // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
+                    Kernels.gemm(dhPrev, dghp + (s * B + b0) * GH, wHh, m: nb, n: Ho, k: GH, accumulate: true)
                 }
-                dhNext.update(repeating: 0, count: B * Ho)
-                cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp + s * B * GH, dhPrev: dhNext,
-                                  dc: hasC0 ? dcp : nil, dh: dmCur, cache: cache + s * B * width,
-                                  hPrev: hs + s * B * Ho, cPrev: hasC0 ? cs + s * B * H : nil, batch: B, hidden: H)
-                // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
-                Kernels.gemm(dhNext, dghp + s * B * GH, wHh, m: B, n: Ho, k: GH, accumulate: true)
                 swap(&dhCur, &dhNext)
             }
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }

@@ -1,0 +1,106 @@
+import Foundation
+import Synchronization
+
+/// A persistent pool of worker threads with a cheap fork-join barrier, for the per-time-step
+/// parallelism of the recurrent loop (no thread creation or dispatch queue per step).
+///
+/// Workers spin briefly on a generation counter after each task (a time step is microseconds
+/// long), then sleep on a semaphore, so an idle pool costs no CPU.
+final class WorkerPool: @unchecked Sendable {
+    /// The pool the kernels use; its size follows ``Kernels/setThreadCount(_:)``.
+    static let shared = WorkerPool()
+
+    private final class Worker: @unchecked Sendable {
+        let wake = DispatchSemaphore(value: 0)
+        let sleeping = Atomic<Bool>(false)
+    }
+
+    private let generation = Atomic<Int>(0)
+    private let remaining = Atomic<Int>(0)
+    private let lock = Mutex(())
+    private var workers: [Worker] = []
+    /// The task of the current generation: `(participant, participants)`. Every worker wakes for
+    /// every generation (those with index ≥ `participants` do nothing), so a worker can never
+    /// mistake one generation's task for another's.
+    private nonisolated(unsafe) var task: ((Int, Int) -> Void)?
+    private nonisolated(unsafe) var participants = 1
+
+    /// Set on the pool's own threads and during `run`, so nested calls run inline.
+    private static let insideKey = ThreadLocalFlag()
+
+    /// Runs `body(i, n)` for `i` in `0..<n` on `n` threads (the caller is participant 0), where
+    /// `n = min(wanted, Kernels.threadCount)`; returns when all have finished. Calls made from
+    /// inside a running task execute inline with `n = 1`.
+    func run(upTo wanted: Int, _ body: (Int, Int) -> Void) {
+        let n = min(wanted, Kernels.threadCount.withLock { $0 })
+        if n <= 1 || Self.insideKey.isSet {
+            body(0, 1)
+            return
+        }
+        lock.withLock { _ in
+            ensureWorkers(n - 1)
+            withoutActuallyEscaping(body) { escapable in
+                task = escapable
+                participants = n
+                remaining.store(workers.count, ordering: .sequentiallyConsistent)
+                generation.add(1, ordering: .sequentiallyConsistent)
+                for w in workers where w.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
+                    w.wake.signal()
+                }
+                Self.insideKey.set(true)
+                escapable(0, n)
+                Self.insideKey.set(false)
+                var spins = 0
+                while remaining.load(ordering: .acquiring) > 0 {
+                    spins += 1
+                    if spins > 1000 { sched_yield() }
+                }
+                task = nil
+            }
+        }
+    }
+
+    private func ensureWorkers(_ count: Int) {
+        while workers.count < count {
+            let index = workers.count + 1, worker = Worker()
+            workers.append(worker)
+            // Read here, before the caller advances the generation, so the new thread cannot miss it.
+            let start = generation.load(ordering: .sequentiallyConsistent)
+            let thread = Thread { [unowned self] in self.workerLoop(index: index, worker: worker, seen: start) }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    private func workerLoop(index: Int, worker: Worker, seen start: Int) {
+        Self.insideKey.set(true)
+        var seen = start
+        while true {
+            var spins = 0
+            while generation.load(ordering: .acquiring) == seen {
+                spins += 1
+                if spins < 20_000 { continue }
+                worker.sleeping.store(true, ordering: .sequentiallyConsistent)
+                if generation.load(ordering: .sequentiallyConsistent) == seen { worker.wake.wait() }
+                worker.sleeping.store(false, ordering: .sequentiallyConsistent)
+                spins = 0
+            }
+            seen += 1  // generations advance one at a time: the dispatcher waits for every worker
+            if index < participants, let task { task(index, participants) }
+            remaining.subtract(1, ordering: .releasing)
+        }
+    }
+}
+
+/// A per-thread boolean (pthread-specific), for detecting nested pool use.
+final class ThreadLocalFlag: @unchecked Sendable {
+    private var key = pthread_key_t()
+    init() { pthread_key_create(&key, nil) }
+    var isSet: Bool { pthread_getspecific(key) != nil }
+    func set(_ value: Bool) { pthread_setspecific(key, value ? UnsafeRawPointer(bitPattern: 1) : nil) }
+}
+
+/// The half-open range of `0..<count` that participant `i` of `n` handles (contiguous, balanced).
+func partition(_ count: Int, _ i: Int, _ n: Int) -> Range<Int> {
+    (count * i / n)..<(count * (i + 1) / n)
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Recurrent
+
+/// `recurrent bench`: times a recurrent layer's forward (or forward + backward) pass.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time a recurrent layer (build with -c release).",
+        discussion: """
+            Warms up, then times --repeat runs and reports the minimum and median in milliseconds and \
+            GFLOP/s (2 flops per multiply-add of the input projection, the recurrent product and any \
+            projection; training counts three times the forward products). --train times forward + \
+            backward of the summed output with all weight gradients.
+            """)
+
+    @Option(help: "lstm, gru, rnn-tanh or rnn-relu.") var mode = "lstm"
+    @Option(help: "Input features I.") var inputSize = 256
+    @Option(help: "Hidden size H.") var hiddenSize = 256
+    @Option(help: "Batch B.") var batch = 64
+    @Option(help: "Sequence length T.") var seqLen = 100
+    @Option(help: "Stacked layers.") var layers = 1
+    @Flag(help: "Two directions.") var bidirectional = false
+    @Flag(help: "Time forward + backward instead of inference.") var train = false
+    @Option(help: "Worker threads for the kernels.") var threads = 1
+    @Option(help: "Timed repetitions after the warm-up.") var `repeat` = 10
+    @Flag(help: "Print one JSON object on one line.") var json = false
+
+    func validate() throws {
+        guard ["lstm", "gru", "rnn-tanh", "rnn-relu"].contains(mode) else {
+            throw ValidationError("--mode must be lstm, gru, rnn-tanh or rnn-relu, got '\(mode)'")
+        }
+        for (name, v) in [("--input-size", inputSize), ("--hidden-size", hiddenSize), ("--batch", batch), ("--seq-len", seqLen),
+                          ("--layers", layers), ("--threads", threads), ("--repeat", `repeat`)] where v <= 0 {
+            throw ValidationError("\(name) must be positive, got \(v)")
+        }
+    }
+
+    func run() throws {
+        Kernels.setThreadCount(threads)
+        manualSeed(0)
+        let layer: RecurrentLayer = switch mode {
+        case "lstm": LSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional)
+        case "gru": GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional)
+        default: RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, nonlinearity: mode == "rnn-relu" ? .relu : .tanh,
+                     bidirectional: bidirectional)
+        }
+        layer.eval()
+        let x = Tensor.randomNormal([seqLen, batch, inputSize])
+        func once() throws {
+            if train {
+                layer.zeroGrad()
+                try layer.sequenceOutput(x).sum().backward()
+            } else {
+                _ = try withoutGradients { try layer.sequenceOutput(x) }
+            }
+        }
+        try once()  // warm-up
+        var times: [Double] = []
+        for _ in 0..<`repeat` {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try once()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        times.sort()
+        let minimum = times[0], median = times[times.count / 2]
+        let gates = mode == "lstm" ? 4 : (mode == "gru" ? 3 : 1)
+        let d = bidirectional ? 2 : 1
+        var flops = 0.0
+        for l in 0..<layers {
+            let input = l == 0 ? inputSize : d * hiddenSize
+            flops += Double(d) * 2 * Double(seqLen * batch * gates * hiddenSize * (input + hiddenSize))
+        }
+        if train { flops *= 3 }
+        let gflops = flops / (minimum / 1e3) / 1e9
+        if json {
+            print("{\"mode\":\"\(mode)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops))}")
+        } else {
+            print("\(mode) I=\(inputSize) H=\(hiddenSize) B=\(batch) T=\(seqLen) layers=\(layers)\(bidirectional ? " bidirectional" : "") \(train ? "train" : "forward") threads=\(threads)")
+            print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s", minimum, median, gflops))
+        }
+    }
+}

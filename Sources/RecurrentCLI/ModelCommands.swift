@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import Recurrent
+
+/// Options every command that loads a model shares.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "A model file: Recurrent's own, or a PyTorch state_dict saved with safetensors.")
+    var model: String
+    @Flag(help: "Input and output are [B, T, I] (PyTorch's batch_first=True); cannot be inferred from weights.")
+    var batchFirst = false
+    @Option(help: "RNN nonlinearity, tanh or relu (cannot be inferred from weights; default tanh).")
+    var nonlinearity: String?
+
+    func load() throws -> RecurrentModel {
+        var n: Nonlinearity?
+        if let nonlinearity {
+            guard let value = Nonlinearity(rawValue: nonlinearity) else {
+                throw ValidationError("--nonlinearity must be tanh or relu, got '\(nonlinearity)'")
+            }
+            n = value
+        }
+        return try RecurrentModel.load(from: URL(fileURLWithPath: model), nonlinearity: n, batchFirst: batchFirst ? true : nil)
+    }
+}
+
+/// A command-line failure with a one-line message.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+/// Reads a float .npy file as a tensor, rejecting non-finite values.
+func readArray(_ path: String, name: String) throws -> Tensor {
+    let data = try NPY.read(from: URL(fileURLWithPath: path))
+    if let bad = data.scalars.firstIndex(where: { !$0.isFinite }) {
+        throw CommandError("\(path): \(name) element \(bad) is \(data.scalars[bad]); every value must be finite")
+    }
+    return Tensor(shape: data.shape, scalars: data.scalars)
+}
+
+/// `recurrent inspect`: what a model file holds.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model file's architecture, tensors and parameter count.")
+
+    @OptionGroup var options: ModelOptions
+
+    func run() throws {
+        let url = URL(fileURLWithPath: options.model)
+        let file = try SafeTensorsFile.read(from: url)
+        let model = try options.load()
+        let source = file.metadata["format"] == "recurrent" ? "from metadata" : "inferred from key names and shapes"
+        print("\(url.lastPathComponent): \(model.architecture) (\(source))")
+        let width = max(file.tensors.keys.map(\.count).max() ?? 0, 4)
+        print("name".padding(toLength: width, withPad: " ", startingAt: 0) + "  dtype  shape")
+        for name in file.tensors.keys.sorted() {
+            let t = file.tensors[name]!
+            print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  \(t.shape)")
+        }
+        print("parameters: \(model.parameterCount)")
+    }
+}
+
+/// `recurrent run`: the model's outputs for an input, in evaluation mode.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model on an input and write output, h_n, c_n (LSTM) and prediction (with a head).",
+        discussion: "With --output OUT.npy only `output` (or `prediction` when the model has a head) is written.")
+
+    @OptionGroup var options: ModelOptions
+    @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]).")
+    var input: String
+    @Option(help: "Initial hidden state .npy, [D*L, B, H].")
+    var h0: String?
+    @Option(help: "Initial cell state .npy (LSTM), [D*L, B, H].")
+    var c0: String?
+    @Option(help: "Where to write: .safetensors (all outputs) or .npy (output only).")
+    var output: String
+
+    func validate() throws {
+        guard output.hasSuffix(".safetensors") || output.hasSuffix(".npy") else {
+            throw ValidationError("--output must end in .safetensors or .npy, got '\(output)'")
+        }
+    }
+
+    func run() throws {
+        let model = try options.load()
+        model.eval()
+        let x = try readArray(input, name: "input")
+        let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }
+        let r = try withoutGradients { try model(x, h0: h, c0: c) }
+        let url = URL(fileURLWithPath: output)
+        if output.hasSuffix(".npy") {
+            let y = r.prediction ?? r.output
+            try NPY.write(TensorData(shape: y.shape, scalars: y.scalars), to: url)
+        } else {
+            var tensors = ["output": r.output, "h_n": r.h]
+            if let c = r.c { tensors["c_n"] = c }
+            if let p = r.prediction { tensors["prediction"] = p }
+            try SafeTensorsFile(tensors: tensors.mapValues { TensorData(shape: $0.shape, scalars: $0.scalars) }).write(to: url)
+        }
+        print("wrote \(output): " + (r.prediction.map { "prediction \($0.shape), " } ?? "") + "output \(r.output.shape), h_n \(r.h.shape)" + (r.c.map { ", c_n \($0.shape)" } ?? ""))
+    }
+}
+
+/// `recurrent fit`: trains a model on given data and writes the trained weights.
+struct Fit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model on input/target arrays and write the trained weights with the same keys.",
+        discussion: """
+            With --steps N and no --batch-size, takes N full-batch steps without shuffling, so the \
+            result equals PyTorch doing the same steps. With --epochs E --batch-size B, shuffles \
+            mini-batches with --seed and shows a progress bar.
+            """)
+
+    @OptionGroup var options: ModelOptions
+    @Option(help: "Input .npy.") var input: String
+    @Option(help: "Target .npy: the prediction's shape (mse), or class indices (cross-entropy).") var target: String
+    @Option(help: "Initial hidden state .npy.") var h0: String?
+    @Option(help: "Initial cell state .npy (LSTM).") var c0: String?
+    @Option(help: "mse or cross-entropy.") var loss = "mse"
+    @Option(help: "sgd, adam or adamw.") var optimizer = "adam"
+    @Option(name: .customLong("lr"), help: "Learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "SGD momentum.") var momentum: Float = 0
+    @Option(help: "Weight decay (default: 0, or 0.01 for adamw).") var weightDecay: Float?
+    @Option(help: "Number of updates.") var steps: Int?
+    @Option(help: "Passes over the data (with --batch-size).") var epochs: Int?
+    @Option(help: "Sequences per mini-batch.") var batchSize: Int?
+    @Option(help: "Clip the total gradient norm to this value before each update.") var clipGradNorm: Float?
+    @Option(help: "Seed for shuffling.") var seed: UInt64 = 0
+    @Option(help: "Where to write the trained model (.safetensors).") var output: String
+
+    func validate() throws {
+        guard FitConfiguration.Loss(rawValue: loss) != nil else { throw ValidationError("--loss must be mse or cross-entropy, got '\(loss)'") }
+        guard FitConfiguration.OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be sgd, adam or adamw, got '\(optimizer)'") }
+        guard steps != nil || epochs != nil else { throw ValidationError("give --steps N, or --epochs E with --batch-size B") }
+        guard !(steps != nil && epochs != nil) else { throw ValidationError("give either --steps or --epochs, not both") }
+        guard epochs == nil || batchSize != nil else { throw ValidationError("--epochs needs --batch-size") }
+        for (name, v) in [("--steps", steps), ("--epochs", epochs), ("--batch-size", batchSize)] {
+            if let v, v <= 0 { throw ValidationError("\(name) must be positive, got \(v)") }
+        }
+        guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--lr must be positive") }
+        guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
+    }
+
+    func run() throws {
+        let model = try options.load()
+        let x = try readArray(input, name: "input"), y = try readArray(target, name: "target")
+        let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }
+        var config = FitConfiguration()
+        config.loss = FitConfiguration.Loss(rawValue: loss)!
+        config.optimizer = FitConfiguration.OptimizerKind(rawValue: optimizer)!
+        config.learningRate = learningRate
+        config.momentum = momentum
+        config.weightDecay = weightDecay
+        config.steps = steps
+        config.epochs = epochs
+        config.batchSize = batchSize
+        config.clipGradNorm = clipGradNorm
+        config.seed = seed
+        var bar: ProgressBar?
+        let losses = try Recurrent.fit(model, input: x, target: y, h0: h, c0: c, configuration: config) { step, total, loss in
+            if bar == nil { bar = ProgressBar(total: total, label: "fit") }
+            bar!.update(step, loss: loss)
+        }
+        try model.save(to: URL(fileURLWithPath: output))
+        print("trained \(losses.count) updates: loss \(losses.first ?? .nan) -> \(losses.last ?? .nan); wrote \(output)")
+    }
+}
