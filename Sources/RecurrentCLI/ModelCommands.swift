@@ -160,8 +160,7 @@ struct Fit: ParsableCommand {
         config.seed = seed
         var bar: ProgressBar?
         let losses = try Recurrent.fit(model, input: x, target: y, h0: h, c0: c, configuration: config) { step, total, loss in
-            if bar == nil { bar = ProgressBar(total: total, label: "fit") }
-            bar!.update(step, loss: loss)
+            if step == 0 { bar = ProgressBar(total: total, label: "fit") } else { bar?.update(step, loss: loss) }
         }
         try model.save(to: URL(fileURLWithPath: output))
         print("trained \(losses.count) updates: loss \(losses.first ?? .nan) -> \(losses.last ?? .nan); wrote \(output)")

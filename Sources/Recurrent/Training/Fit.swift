@@ -39,7 +39,8 @@ public struct FitConfiguration: Sendable {
 ///   - target: for MSE the shape of the prediction (or output without a head); for cross-entropy
 ///     that shape without its last axis, holding class indices.
 ///   - h0, c0: initial states, sliced along the batch axis with the data.
-///   - progress: called after each update with (update, total updates, loss).
+///   - progress: called with (0, total updates, NaN) before the first update, then after each
+///     update with (update, total updates, loss).
 /// - Throws: ``RecurrentError`` for shapes that do not fit or a loss that is not finite.
 public func fit(
     _ model: RecurrentModel, input: Tensor, target: Tensor, h0: Tensor? = nil, c0: Tensor? = nil,
@@ -75,6 +76,7 @@ public func fit(
     }
 
     var losses: [Float] = []
+    progress(0, schedule.count, .nan)
     for (step, rows) in schedule.enumerated() {
         func pick(_ t: Tensor?, axis: Int?) -> Tensor? {
             guard let t, let rows, let axis else { return t }
