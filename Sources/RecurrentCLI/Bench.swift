@@ -24,6 +24,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Worker threads for the kernels.") var threads = 1
     @Option(help: "Timed repetitions after the warm-up.") var `repeat` = 10
     @Flag(help: "Print one JSON object on one line.") var json = false
+    @Flag(help: "With --json, include every repetition's time.") var times = false
 
     func validate() throws {
         guard ["lstm", "gru", "rnn-tanh", "rnn-relu"].contains(mode) else {
@@ -55,14 +56,22 @@ struct Bench: ParsableCommand {
             }
         }
         try once()  // warm-up
-        var times: [Double] = []
+        var measured: [Double] = []
         for _ in 0..<`repeat` {
             let start = DispatchTime.now().uptimeNanoseconds
             try once()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            measured.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
-        times.sort()
-        let minimum = times[0], median = times[times.count / 2]
+        let sorted = measured.sorted()
+        let minimum = sorted[0], median = sorted[sorted.count / 2]
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024 / 1024  // bytes on Darwin
+        #endif
         let gates = mode == "lstm" ? 4 : (mode == "gru" ? 3 : 1)
         let d = bidirectional ? 2 : 1
         var flops = 0.0
@@ -73,10 +82,10 @@ struct Bench: ParsableCommand {
         if train { flops *= 3 }
         let gflops = flops / (minimum / 1e3) / 1e9
         if json {
-            print("{\"mode\":\"\(mode)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops))}")
+            print("{\"mode\":\"\(mode)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops)),\"gflop\":\(String(format: "%.6f", flops / 1e9)),\"peak_rss_mb\":\(String(format: "%.1f", peakMB))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
         } else {
             print("\(mode) I=\(inputSize) H=\(hiddenSize) B=\(batch) T=\(seqLen) layers=\(layers)\(bidirectional ? " bidirectional" : "") \(train ? "train" : "forward") threads=\(threads)")
-            print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s", minimum, median, gflops))
+            print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s  peak RSS %.0f MB", minimum, median, gflops, peakMB))
         }
     }
 }

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Side-by-side timings: Recurrent vs PyTorch vs ONNX Runtime on the same CPU.
+
+Usage (from the repository root, after `swift build -c release`):
+
+    python3 -m pip install -r Benchmarks/requirements.txt
+    python3 Benchmarks/compare.py [--threads 2] [--rounds 3] [--repeat 10] [--only NAME,...] [--markdown OUT.md]
+
+Each measurement runs in a fresh process (so peak memory is per configuration) and the three
+engines are interleaved round by round, so machine noise hits all alike. Reported: min and
+median milliseconds over all repeats of all rounds, each peer's min divided by ours (> 1 means
+Recurrent is faster), our GFLOP/s, and peak resident memory for training runs.
+
+Forward: PyTorch under torch.inference_mode(); ONNX Runtime runs an equivalent ONNX graph
+(LSTM/GRU/RNN nodes built with onnx.helper, intra_op_num_threads equal to ours). Training:
+forward + backward of output.sum() with all weight gradients (PyTorch only; ONNX Runtime has no
+training here).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+SUITE = [
+    # name, cell, I, H, B, T, layers, dirs, modes
+    ("seed-mnist", "lstm", 28, 64, 50, 28, 1, 1, ["forward", "train"]),
+    ("latency-128", "lstm", 64, 128, 1, 100, 1, 1, ["forward"]),
+    ("latency-256", "lstm", 256, 256, 1, 150, 1, 1, ["forward"]),
+    ("deepbench-512", "lstm", 512, 512, 1, 25, 1, 1, ["forward"]),
+    ("deepbench-1024", "lstm", 1024, 1024, 1, 25, 1, 1, ["forward"]),
+    ("two-layer-200", "lstm", 250, 200, 1, 15, 2, 1, ["forward"]),
+    ("medium", "lstm", 256, 256, 64, 100, 1, 1, ["forward", "train"]),
+    ("large", "lstm", 512, 512, 64, 50, 1, 1, ["forward", "train"]),
+    ("train-1024", "lstm", 1024, 1024, 64, 25, 1, 1, ["train"]),
+    ("gru", "gru", 512, 512, 32, 100, 1, 1, ["forward", "train"]),
+    ("rnn", "rnn-tanh", 256, 256, 64, 100, 1, 1, ["forward", "train"]),
+    ("bi-2", "lstm", 256, 256, 16, 100, 2, 2, ["forward", "train"]),
+    ("deep-4", "lstm", 512, 512, 64, 100, 4, 1, ["forward"]),
+]
+
+BINARY = os.path.join(".build", "release", "recurrent")
+
+
+def ours(cfg, mode, threads, repeat):
+    name, cell, i, h, b, t, layers, dirs, _ = cfg
+    args = [BINARY, "bench", "--mode", cell, "--input-size", str(i), "--hidden-size", str(h), "--batch", str(b),
+            "--seq-len", str(t), "--layers", str(layers), "--threads", str(threads), "--repeat", str(repeat), "--json",
+            "--times"]
+    if dirs == 2:
+        args.append("--bidirectional")
+    if mode == "train":
+        args.append("--train")
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def peer(engine, cfg, mode, threads, repeat):
+    out = subprocess.run([sys.executable, __file__, "--worker", engine, cfg[0], mode, str(threads), str(repeat)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def peak_rss_mb():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_calls(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def torch_worker(cfg, mode, threads, repeat):
+    import torch
+    torch.set_num_threads(threads)
+    name, cell, i, h, b, t, layers, dirs, _ = cfg
+    torch.manual_seed(0)
+    if cell == "lstm":
+        m = torch.nn.LSTM(i, h, layers, bidirectional=dirs == 2)
+    elif cell == "gru":
+        m = torch.nn.GRU(i, h, layers, bidirectional=dirs == 2)
+    else:
+        m = torch.nn.RNN(i, h, layers, nonlinearity="tanh" if cell == "rnn-tanh" else "relu", bidirectional=dirs == 2)
+    x = torch.randn(t, b, i)
+    if mode == "forward":
+        m.eval()
+
+        def run():
+            with torch.inference_mode():
+                m(x)
+    else:
+        def run():
+            m.zero_grad(set_to_none=True)
+            m(x)[0].sum().backward()
+    times = time_calls(run, repeat)
+    return {"times": times, "peak_rss_mb": peak_rss_mb(), "version": torch.__version__}
+
+
+def onnx_model(cfg):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+    name, cell, i, h, b, t, layers, dirs, _ = cfg
+    op, gates = {"lstm": ("LSTM", 4), "gru": ("GRU", 3)}.get(cell, ("RNN", 1))
+    rng = np.random.default_rng(0)
+    nodes, inits = [], []
+    current, size = "x", i
+    direction = "bidirectional" if dirs == 2 else "forward"
+    for l in range(layers):
+        w = rng.uniform(-0.1, 0.1, (dirs, gates * h, size)).astype(np.float32)
+        r = rng.uniform(-0.1, 0.1, (dirs, gates * h, h)).astype(np.float32)
+        bias = rng.uniform(-0.1, 0.1, (dirs, 2 * gates * h)).astype(np.float32)
+        inits += [helper.make_tensor(f"W{l}", TensorProto.FLOAT, w.shape, w.flatten()),
+                  helper.make_tensor(f"R{l}", TensorProto.FLOAT, r.shape, r.flatten()),
+                  helper.make_tensor(f"B{l}", TensorProto.FLOAT, bias.shape, bias.flatten())]
+        attrs = {"hidden_size": h, "direction": direction}
+        if op == "GRU":
+            attrs["linear_before_reset"] = 1  # PyTorch's GRU form
+        if op == "RNN":
+            attrs["activations"] = ["Tanh"]
+        nodes.append(helper.make_node(op, [current, f"W{l}", f"R{l}", f"B{l}"], [f"Y{l}"], **attrs))
+        # Y: [T, D, B, H] -> [T, B, D*H] for the next layer.
+        nodes.append(helper.make_node("Transpose", [f"Y{l}"], [f"YT{l}"], perm=[0, 2, 1, 3]))
+        shape = helper.make_tensor(f"S{l}", TensorProto.INT64, [3], [t, b, dirs * h])
+        inits.append(shape)
+        nodes.append(helper.make_node("Reshape", [f"YT{l}", f"S{l}"], [f"X{l + 1}"]))
+        current, size = f"X{l + 1}", dirs * h
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [t, b, i])],
+                              [helper.make_tensor_value_info(current, TensorProto.FLOAT, [t, b, size])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def ort_worker(cfg, mode, threads, repeat):
+    import numpy as np
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(onnx_model(cfg), options, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).standard_normal((cfg[5], cfg[4], cfg[2])).astype(np.float32)
+    times = time_calls(lambda: session.run(None, {"x": x}), repeat)
+    return {"times": times, "peak_rss_mb": peak_rss_mb(), "version": ort.__version__}
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        engine, name, mode, threads, repeat = sys.argv[2:7]
+        cfg = next(c for c in SUITE if c[0] == name)
+        fn = torch_worker if engine == "torch" else ort_worker
+        print(json.dumps(fn(cfg, mode, int(threads), int(repeat))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--markdown")
+    args = parser.parse_args()
+    if not os.path.exists(BINARY):
+        sys.exit(f"{BINARY} not found: run `swift build -c release` first")
+    only = set(filter(None, args.only.split(",")))
+    rows = []
+    for cfg in SUITE:
+        if only and cfg[0] not in only:
+            continue
+        for mode in cfg[8]:
+            results = {"ours": [], "torch": [], "ort": []}
+            extra = {}
+            for _ in range(args.rounds):
+                r = ours(cfg, mode, args.threads, args.repeat)
+                results["ours"] += r["times"]
+                extra["gflop"] = r["gflop"]
+                extra["ours_rss"] = max(extra.get("ours_rss", 0), r["peak_rss_mb"])
+                p = peer("torch", cfg, mode, args.threads, args.repeat)
+                results["torch"] += p["times"]
+                extra["torch_rss"] = max(extra.get("torch_rss", 0), p["peak_rss_mb"])
+                if mode == "forward":
+                    results["ort"] += peer("ort", cfg, mode, args.threads, args.repeat)["times"]
+            row = {"name": cfg[0], "mode": mode}
+            for engine, times in results.items():
+                if times:
+                    row[engine] = (min(times), statistics.median(times))
+            row["gflops"] = extra["gflop"] / (row["ours"][0] / 1e3)
+            row["torch_ratio"] = row["torch"][0] / row["ours"][0]
+            if "ort" in row:
+                row["ort_ratio"] = row["ort"][0] / row["ours"][0]
+            if mode == "train":
+                row["rss"] = (extra["ours_rss"], extra["torch_rss"])
+            rows.append(row)
+            print(format_row(row), flush=True)
+    table = "\n".join([HEADER] + [format_row(r) for r in rows])
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n")
+
+
+HEADER = ("| config | mode | Recurrent ms (min / median) | PyTorch ms | ONNX Runtime ms | PyTorch ÷ ours | ORT ÷ ours "
+          "| ours GFLOP/s | peak RSS MB (ours / PyTorch) |\n|---|---|---|---|---|---|---|---|---|")
+
+
+def format_row(r):
+    def ms(key):
+        return f"{r[key][0]:.2f} / {r[key][1]:.2f}" if key in r else "—"
+    ort_ratio = f"{r['ort_ratio']:.2f}×" if "ort_ratio" in r else "—"
+    rss = f"{r['rss'][0]:.0f} / {r['rss'][1]:.0f}" if "rss" in r else "—"
+    return (f"| {r['name']} | {r['mode']} | {ms('ours')} | {ms('torch')} | {ms('ort')} | {r['torch_ratio']:.2f}× "
+            f"| {ort_ratio} | {r['gflops']:.1f} | {rss} |")
+
+
+if __name__ == "__main__":
+    main()
