@@ -34,3 +34,29 @@ import Testing
         expectClose(fast.scalars, reference.scalars, rtol: 1e-5, atol: 1e-6, "LSTM output, optimized vs reference")
     }
 }
+
+/// Splitting work over threads (batch rows, or hidden units for small batches) must not change a
+/// single bit: every element is summed in the same order whatever the split.
+@Suite(.serialized) struct ThreadingTests {
+    @Test(arguments: [("lstm", 1), ("lstm", 16), ("gru", 1), ("gru", 9), ("rnn", 2), ("lstm_proj", 1)])
+    func threadCountDoesNotChangeResults(_ kind: String, _ batch: Int) throws {
+        func run(threads: Int) throws -> [[Float]] {
+            Kernels.setThreadCount(threads)
+            defer { Kernels.setThreadCount(1) }
+            manualSeed(12)
+            let layer: RecurrentLayer = switch kind {
+            case "lstm": LSTM(inputSize: 5, hiddenSize: 96, bidirectional: true)
+            case "lstm_proj": LSTM(inputSize: 5, hiddenSize: 96, projSize: 40)
+            case "gru": GRU(inputSize: 5, hiddenSize: 80, numLayers: 2)
+            default: RNN(inputSize: 5, hiddenSize: 128)
+            }
+            let x = testTensor([7, batch, 5], seed: 2)
+            let y = try layer.sequenceOutput(x)
+            weightedSum(y, seed: 3).backward()
+            return [y.scalars, x.grad!.scalars] + layer.parameters.map { $0.grad!.scalars }
+        }
+        let one = try run(threads: 1), two = try run(threads: 2), three = try run(threads: 3)
+        #expect(one == two, "\(kind) B=\(batch): 1 vs 2 threads")
+        #expect(one == three, "\(kind) B=\(batch): 1 vs 3 threads")
+    }
+}

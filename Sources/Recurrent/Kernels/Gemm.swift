@@ -63,26 +63,28 @@ func referenceGemm(
 
 /// The same product: operands copied to row-major `[M, K]` and `[K, N]` when transposed, then four
 /// rows of `c` updated per pass over a row of `b` (`c[i, :] += a[i, p] · b[p, :]`), in column
-/// blocks that stay in L1.
+/// blocks that stay in L1. `lda`, `ldb`, `ldc` are row strides (default: dense).
 func optimizedGemm(
     _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool,
+    lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
 ) {
-    if !accumulate { c.update(repeating: 0, count: m * n) }
+    let ldc = ldc ?? n
+    if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
     if m == 0 || n == 0 || k == 0 { return }
     var packedA: UnsafeMutablePointer<Float>? = nil
     var packedB: UnsafeMutablePointer<Float>? = nil
     defer { packedA?.deallocate(); packedB?.deallocate() }
-    var A = a, B = b
+    var A = a, B = b, lda = lda ?? k, ldb = ldb ?? n
     if transposeA {
         let p = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
         transposeCopy(p, a, rows: k, columns: m)
-        packedA = p; A = UnsafePointer(p)
+        packedA = p; A = UnsafePointer(p); lda = k
     }
     if transposeB {
         let p = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
         transposeCopy(p, b, rows: n, columns: k)
-        packedB = p; B = UnsafePointer(p)
+        packedB = p; B = UnsafePointer(p); ldb = n
     }
     let nc = 512
     var j0 = 0
@@ -90,10 +92,10 @@ func optimizedGemm(
         let nb = min(nc, n - j0)
         var i = 0
         while i + 4 <= m {
-            let c0 = c + i * n + j0, c1 = c0 + n, c2 = c1 + n, c3 = c2 + n
+            let c0 = c + i * ldc + j0, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc
             for p in 0..<k {
-                let a0 = A[i * k + p], a1 = A[(i + 1) * k + p], a2 = A[(i + 2) * k + p], a3 = A[(i + 3) * k + p]
-                let row = B + p * n + j0
+                let a0 = A[i * lda + p], a1 = A[(i + 1) * lda + p], a2 = A[(i + 2) * lda + p], a3 = A[(i + 3) * lda + p]
+                let row = B + p * ldb + j0
                 for j in 0..<nb {
                     let bv = row[j]
                     c0[j] += a0 * bv; c1[j] += a1 * bv; c2[j] += a2 * bv; c3[j] += a3 * bv
@@ -102,10 +104,10 @@ func optimizedGemm(
             i += 4
         }
         while i < m {
-            let c0 = c + i * n + j0
+            let c0 = c + i * ldc + j0
             for p in 0..<k {
-                let a0 = A[i * k + p]
-                let row = B + p * n + j0
+                let a0 = A[i * lda + p]
+                let row = B + p * ldb + j0
                 for j in 0..<nb { c0[j] += a0 * row[j] }
             }
             i += 1
@@ -158,6 +160,27 @@ func transposeCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Floa
 }
 
 extension Kernels {
+    /// `c = a · b` (or `c += …`) on sub-matrices with row strides: `c` `[M, N]` rows `ldc` apart,
+    /// `a` `[M, K]` rows `lda` apart, `b` `[K, N]` rows `ldb` apart. Single-threaded.
+    static func gemm(
+        _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        m: Int, n: Int, k: Int, accumulate: Bool
+    ) {
+        switch backend {
+        case .reference:
+            for i in 0..<m {
+                for j in 0..<n {
+                    var s: Float = 0
+                    for p in 0..<k { s += a[i * lda + p] * b[p * ldb + j] }
+                    c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s
+                }
+            }
+        case .optimized:
+            optimizedGemm(c, a, b, m: m, n: n, k: k, transposeA: false, transposeB: false, accumulate: accumulate,
+                          lda: lda, ldb: ldb, ldc: ldc)
+        }
+    }
+
     /// Sets how many threads the kernels may use (1: the calling thread only).
     public static func setThreadCount(_ count: Int) {
         precondition(count >= 1, "Kernels.setThreadCount: need at least 1 thread, got \(count)")

@@ -25,9 +25,11 @@ protocol RecurrentCell {
     ///   - gx: `[B, G·H]` input projection including `bias_ih`.
     ///   - gh: `[B, G·H]` recurrent projection including `bias_hh`.
     ///   - hPrev: `[B, H]` previous hidden state; cPrev: `[B, H]` previous cell state.
+    ///   - units: the hidden units `j` to compute (all of `0..<H`, or one thread's share; a unit's
+    ///     gates are the columns `g·H + j` of `gx` and `gh`).
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int)
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>)
 
     /// One step backward.
     /// - Parameters:
@@ -38,10 +40,11 @@ protocol RecurrentCell {
     ///   - dc: in `[B, H]` gradient of the new cell state; out: gradient of `cPrev` (cells with state).
     ///   - dh: `[B, H]` gradient of the new hidden state.
     ///   - cache, hPrev, cPrev: as saved by `step`.
+    ///   - units: as for `step`; only those columns of every buffer are read or written.
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
-                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int)
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>)
 }
 
 /// The nonlinearity of an Elman ``RNN`` (PyTorch's `nonlinearity='tanh'|'relu'`).
@@ -61,26 +64,28 @@ struct ElmanCell: RecurrentCell {
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int) {
-        let n = batch * hidden
-        switch nonlinearity {
-        case .tanh: for i in 0..<n { h[i] = Foundation.tanh(gx[i] + gh[i]) }
-        case .relu: for i in 0..<n { h[i] = max(gx[i] + gh[i], 0) }
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>) {
+        for b in 0..<batch {
+            for i in units.lazy.map({ b * hidden + $0 }) {
+                let y = nonlinearity == .tanh ? Foundation.tanh(gx[i] + gh[i]) : max(gx[i] + gh[i], 0)
+                h[i] = y
+                cache[i] = y
+            }
         }
-        cache.update(from: h, count: n)
     }
 
     // h = act(a), a = gx + gh      da = dh · act'(a);  dgx = dgh = da
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
-                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int) {
-        let n = batch * hidden
-        for i in 0..<n {
-            let y = cache[i]
-            let da = nonlinearity == .tanh ? dh[i] * (1 - y * y) : (y > 0 ? dh[i] : 0)
-            dgx[i] = da
-            dgh[i] = da
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>) {
+        for b in 0..<batch {
+            for i in units.lazy.map({ b * hidden + $0 }) {
+                let y = cache[i]
+                let da = nonlinearity == .tanh ? dh[i] * (1 - y * y) : (y > 0 ? dh[i] : 0)
+                dgx[i] = da
+                dgh[i] = da
+            }
         }
     }
 }
@@ -98,11 +103,11 @@ struct LSTMCellKernel: RecurrentCell {
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int) {
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         let c = c!, cPrev = cPrev!
         for b in 0..<batch {
             let x = gx + b * 4 * H, r = gh + b * 4 * H, k = cache + b * 5 * H
-            for j in 0..<H {
+            for j in units {
                 let i = sigmoid(x[j] + r[j])
                 let f = sigmoid(x[H + j] + r[H + j])
                 let g = Foundation.tanh(x[2 * H + j] + r[2 * H + j])
@@ -122,11 +127,11 @@ struct LSTMCellKernel: RecurrentCell {
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
-                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int) {
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         let dc = dc!, cPrev = cPrev!
         for b in 0..<batch {
             let k = cache + b * 5 * H, d = dgx + b * 4 * H
-            for j in 0..<H {
+            for j in units {
                 let (i, f, g, o, tc) = (k[j], k[H + j], k[2 * H + j], k[3 * H + j], k[4 * H + j])
                 let dhj = dh[b * H + j]
                 let dct = dc[b * H + j] + dhj * o * (1 - tc * tc)
@@ -135,9 +140,10 @@ struct LSTMCellKernel: RecurrentCell {
                 d[2 * H + j] = dct * i * (1 - g * g)
                 d[3 * H + j] = dhj * tc * o * (1 - o)
                 dc[b * H + j] = dct * f
+                dgh[b * 4 * H + j] = d[j]; dgh[b * 4 * H + H + j] = d[H + j]
+                dgh[b * 4 * H + 2 * H + j] = d[2 * H + j]; dgh[b * 4 * H + 3 * H + j] = d[3 * H + j]
             }
         }
-        dgh.update(from: dgx, count: batch * 4 * H)
     }
 }
 
@@ -154,10 +160,10 @@ struct GRUCellKernel: RecurrentCell {
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int) {
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         for b in 0..<batch {
             let x = gx + b * 3 * H, q = gh + b * 3 * H, k = cache + b * 4 * H
-            for j in 0..<H {
+            for j in units {
                 let r = sigmoid(x[j] + q[j])
                 let z = sigmoid(x[H + j] + q[H + j])
                 let n = Foundation.tanh(x[2 * H + j] + r * q[2 * H + j])
@@ -173,10 +179,10 @@ struct GRUCellKernel: RecurrentCell {
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
-                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int) {
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         for b in 0..<batch {
             let k = cache + b * 4 * H, dx = dgx + b * 3 * H, dq = dgh + b * 3 * H
-            for j in 0..<H {
+            for j in units {
                 let (r, z, n, ghn) = (k[j], k[H + j], k[2 * H + j], k[3 * H + j])
                 let dhj = dh[b * H + j]
                 let dan = dhj * (1 - z) * (1 - n * n)

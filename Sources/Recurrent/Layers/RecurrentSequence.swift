@@ -51,6 +51,14 @@ final class RecurrentSequence: FusedFunction {
 
     private func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
 
+    /// Whether each step splits hidden units (rather than batch rows) over the worker pool: when
+    /// the batch is too small to share and there are enough units (not with a projection, whose
+    /// product needs every unit of `m`).
+    private var useUnitSplit: Bool {
+        let threads = Kernels.threadCount.withLock { $0 }
+        return threads > 1 && batch < 4 * threads && !hasProjection && hidden >= 32 * threads
+    }
+
     /// Runs `cell` over `x` from `h0` (and `c0`).
     ///
     /// - Parameters:
@@ -93,8 +101,28 @@ final class RecurrentSequence: FusedFunction {
         hs.withMutablePointer { hs in cs.withMutablePointer { cs in ms.withMutablePointer { ms in
         cache.withMutablePointer { cache in gx.withPointer { gx in gh.withMutablePointer { gh in
         hiddenWeightT.withPointer { wT in projectionT.withPointer { pT in output.withMutablePointer { out in
+            let splitUnits = useUnitSplit
             for s in 0..<T {
                 let t = time(s)
+                if splitUnits {
+                    // Few rows: split the hidden units instead; each thread keeps its columns of Wₕₕᵀ hot.
+                    WorkerPool.shared.run(upTo: Int.max) { part, parts in
+                        let units = unitPartition(H, part, parts)
+                        let hPrev = hs + s * B * Ho, hNext = hs + (s + 1) * B * Ho
+                        for g in 0..<cell.gateCount {  // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
+                            Kernels.gemm(gh + g * H + units.lowerBound, ldc: GH, hPrev, lda: Ho, wT + g * H + units.lowerBound, ldb: GH,
+                                         m: B, n: units.count, k: Ho, accumulate: false)
+                            if let hiddenBias {
+                                for b in 0..<B { for j in units { gh[b * GH + g * H + j] += hiddenBias[g * H + j] } }
+                            }
+                        }
+                        cell.step(h: hNext, c: cell.hasCellState ? cs + (s + 1) * B * H : nil, cache: cache + s * B * width,
+                                  gx: gx + t * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + s * B * H : nil,
+                                  batch: B, hidden: H, units: units)
+                        for b in 0..<B { for j in units { out[(t * B + b) * Ho + j] = hNext[b * Ho + j] } }
+                    }
+                    continue
+                }
                 // Batch rows are independent within a step: split them over the worker pool.
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
@@ -107,7 +135,7 @@ final class RecurrentSequence: FusedFunction {
                     let m = hasProjection ? ms + (s * B + b0) * H : hNext
                     cell.step(h: m, c: cell.hasCellState ? cs + ((s + 1) * B + b0) * H : nil,
                               cache: cache + (s * B + b0) * width, gx: gx + (t * B + b0) * GH, gh: ghRows, hPrev: hPrev,
-                              cPrev: cell.hasCellState ? cs + (s * B + b0) * H : nil, batch: nb, hidden: H)
+                              cPrev: cell.hasCellState ? cs + (s * B + b0) * H : nil, batch: nb, hidden: H, units: 0..<H)
                     if hasProjection { Kernels.gemm(hNext, m, pT, m: nb, n: Ho, k: H) }  // h = m Wₕᵣᵀ
                     (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
                 }
@@ -139,8 +167,32 @@ final class RecurrentSequence: FusedFunction {
         dm.withMutablePointer { dmp in dgx.withMutablePointer { dgxp in dgh.withMutablePointer { dghp in
         dhs.withMutablePointer { dhsp in hiddenWeight.withPointer { wHh in projection.withPointer { wHr in
             var dhCur = dhp, dhNext = dhPrevp
+            let splitUnits = useUnitSplit
             for s in stride(from: T - 1, through: 0, by: -1) {
                 let t = time(s)
+                if splitUnits {
+                    let (dh, dhPrev) = (dhCur, dhNext)
+                    WorkerPool.shared.run(upTo: Int.max) { part, parts in
+                        let units = unitPartition(H, part, parts)
+                        for b in 0..<B {
+                            for j in units {
+                                if let dOutput { dh[b * Ho + j] += dOutput[(t * B + b) * Ho + j] }
+                                dhPrev[b * Ho + j] = 0
+                            }
+                        }
+                        cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp + s * B * GH, dhPrev: dhPrev, dc: hasC0 ? dcp : nil,
+                                          dh: dh, cache: cache + s * B * width, hPrev: hs + s * B * Ho,
+                                          cPrev: hasC0 ? cs + s * B * H : nil, batch: B, hidden: H, units: units)
+                    }
+                    // Every unit's dgh is needed for each column of dhₛ: a second pass after the barrier.
+                    WorkerPool.shared.run(upTo: Int.max) { part, parts in
+                        let columns = unitPartition(Ho, part, parts)
+                        Kernels.gemm(dhPrev + columns.lowerBound, ldc: Ho, dghp + s * B * GH, lda: GH, wHh + columns.lowerBound, ldb: Ho,
+                                     m: B, n: columns.count, k: GH, accumulate: true)
+                    }
+                    swap(&dhCur, &dhNext)
+                    continue
+                }
                 let (dhIn, dhOut) = (dhCur, dhNext)
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
@@ -157,7 +209,7 @@ final class RecurrentSequence: FusedFunction {
                     cell.stepBackward(dgx: dgxp + (t * B + b0) * GH, dgh: dghp + (s * B + b0) * GH, dhPrev: dhPrev,
                                       dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
                                       hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
-                                      batch: nb, hidden: H)
+                                      batch: nb, hidden: H, units: 0..<H)
                     // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
                     Kernels.gemm(dhPrev, dghp + (s * B + b0) * GH, wHh, m: nb, n: Ho, k: GH, accumulate: true)
                 }
@@ -181,6 +233,13 @@ final class RecurrentSequence: FusedFunction {
         if hasProjection { grads.append(gemm(dhs, ms, m: Ho, n: H, k: T * B, transposeA: true)) }  // dWₕᵣ: [P, H]
         return grads
     }
+}
+
+/// Participant `i` of `n`'s share of `0..<count`, with boundaries on multiples of 16 (whole
+/// vector registers) where the count allows.
+func unitPartition(_ count: Int, _ i: Int, _ n: Int) -> Range<Int> {
+    func boundary(_ k: Int) -> Int { k == n ? count : min(count, (count * k / n) / 16 * 16) }
+    return boundary(i)..<boundary(i + 1)
 }
 
 /// Adds `bias` `[N]` to every row of `rows` `[R, N]`.
