@@ -6,18 +6,7 @@ public enum NPY {
     /// Reads and validates a `.npy` file.
     /// - Throws: ``FileFormatError`` naming the file and the problem.
     public static func read(from url: URL) throws -> TensorData {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw FileFormatError(file: url.path, "cannot read: \(error.localizedDescription)")
-        }
-        do {
-            return try decode(data)
-        } catch var error as FileFormatError {
-            error.file = url.path
-            throw error
-        }
+        try decodeFile(at: url) { try decode($0) }
     }
 
     /// Decodes the bytes of a `.npy` file.

@@ -26,18 +26,7 @@ public struct SafeTensorsFile: Sendable {
     /// Reads and validates a file (memory-mapped).
     /// - Throws: ``FileFormatError`` naming the file and the problem.
     public static func read(from url: URL) throws -> SafeTensorsFile {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw FileFormatError(file: url.path, "cannot read: \(error.localizedDescription)")
-        }
-        do {
-            return try SafeTensorsFile(decoding: data)
-        } catch var error as FileFormatError {
-            error.file = url.path
-            throw error
-        }
+        try decodeFile(at: url) { try SafeTensorsFile(decoding: $0) }
     }
 
     /// Decodes and validates the bytes of a safetensors file.

@@ -19,3 +19,20 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
         throw FileFormatError(file: url.path, "cannot move the written file into place: \(reason)")
     }
 }
+
+/// Memory-maps the file at `url` and decodes it, adding the file's path to any
+/// ``FileFormatError`` (and turning an unreadable file into one).
+func decodeFile<T>(at url: URL, with decode: (Data) throws -> T) throws -> T {
+    let data: Data
+    do {
+        data = try Data(contentsOf: url, options: .alwaysMapped)
+    } catch {
+        throw FileFormatError(file: url.path, "cannot read: \(error.localizedDescription)")
+    }
+    do {
+        return try decode(data)
+    } catch var error as FileFormatError {
+        error.file = url.path
+        throw error
+    }
+}
