@@ -52,10 +52,26 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 public enum GlobalRandom {
     static let state = Mutex(SeededGenerator(seed: 0x5EED))
 
-    /// Runs `body` with exclusive access to the global generator.
-    public static func withGenerator<R>(_ body: (inout SeededGenerator) -> R) -> R {
-        state.withLock { body(&$0) }
+    /// A generator that replaces the global one inside ``withRandomSeed(_:_:)``.
+    final class Scoped: @unchecked Sendable {
+        var generator: SeededGenerator
+        init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
     }
+    @TaskLocal static var scoped: Scoped?
+
+    /// Runs `body` with exclusive access to the generator in effect: the one installed by an
+    /// enclosing ``withRandomSeed(_:_:)``, else the global one.
+    public static func withGenerator<R>(_ body: (inout SeededGenerator) -> R) -> R {
+        if let scoped { return body(&scoped.generator) }
+        return state.withLock { body(&$0) }
+    }
+}
+
+/// Runs `body` with its own generator seeded by `seed`, leaving the global generator untouched
+/// (PyTorch's `with torch.random.fork_rng(): torch.manual_seed(seed)`): initialisation and dropout
+/// inside `body` are reproducible even while other threads draw random numbers.
+public func withRandomSeed<R>(_ seed: UInt64, _ body: () throws -> R) rethrows -> R {
+    try GlobalRandom.$scoped.withValue(GlobalRandom.Scoped(seed: seed), operation: body)
 }
 
 /// Reseeds the global generator (PyTorch's `torch.manual_seed`).
