@@ -11,7 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "Recurrent"),
+        .target(name: "_RecurrentKernels"),
+        .target(name: "Recurrent", dependencies: ["_RecurrentKernels"]),
         .executableTarget(
             name: "RecurrentCLI",
             dependencies: [
@@ -21,7 +22,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecurrentTests",
-            dependencies: ["Recurrent"],
+            dependencies: ["Recurrent", "_RecurrentKernels"],
             resources: [.copy("Fixtures")]
         ),
     ]

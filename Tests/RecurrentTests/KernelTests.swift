@@ -1,28 +1,72 @@
 import Testing
 @testable import Recurrent
 
-/// The optimized kernels against the reference implementation on awkward shapes.
+/// The optimized C kernels against a double-precision reference on awkward shapes, for every
+/// instruction set this CPU has, both transposes, accumulation, and packed column ranges.
 @Suite struct KernelTests {
     static let sizes = [1, 3, 17, 31, 33, 63, 65]
+    static var instructionSets: [InstructionSet] {
+        InstructionSet.allCases.filter { isa in
+            Kernels.bestInstructionSet == .neon ? (isa == .neon || isa == .scalar) : (isa != .neon && isa.rawValue <= Kernels.bestInstructionSet.rawValue)
+        }
+    }
 
-    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    /// Σ_p op(a)[i, p] op(b)[p, j] in Double.
+    func exact(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, ta: Bool, tb: Bool) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for p in 0..<k {
+            c[i * n + j] += Double(ta ? a[p * m + i] : a[i * k + p]) * Double(tb ? b[j * k + p] : b[p * n + j])
+        } } }
+        return c
+    }
+
+    @Test(arguments: instructionSets, [(false, false), (true, false), (false, true), (true, true)])
+    func gemmMatchesReference(_ isa: InstructionSet, _ transposes: (Bool, Bool)) {
+        Kernels.$instructionSet.withValue(isa) { gemmMatchesReference(transposes) }
+    }
+
     func gemmMatchesReference(_ transposes: (Bool, Bool)) {
+        let isa = Kernels.instructionSet
         let (ta, tb) = transposes
-        for m in Self.sizes { for n in [1, 5, 33, 65] { for k in [1, 17, 64] {
+        for m in Self.sizes { for n in [1, 5, 33, 65] { for k in [1, 17, 64, 300] {
             let a = testValues(m * k, seed: UInt64(m * 1000 + k)), b = testValues(k * n, seed: UInt64(n * 1000 + k))
             let c0 = testValues(m * n, seed: 7)
+            let product = exact(a, b, m: m, n: n, k: k, ta: ta, tb: tb)
             for accumulate in [false, true] {
-                var expected = c0, actual = c0
-                expected.withMutablePointer { c in a.withPointer { a in b.withPointer { b in
-                    referenceGemm(c, a, b, m: m, n: n, k: k, transposeA: ta, transposeB: tb, accumulate: accumulate)
-                } } }
+                let expected = zip(product, c0).map { Float(accumulate ? $0 + Double($1) : $0) }
+                var actual = accumulate ? c0 : [Float](repeating: .nan, count: m * n)  // overwrite must ignore NaN
                 actual.withMutablePointer { c in a.withPointer { a in b.withPointer { b in
-                    optimizedGemm(c, a, b, m: m, n: n, k: k, transposeA: ta, transposeB: tb, accumulate: accumulate)
+                    Kernels.gemm(c, a, b, m: m, n: n, k: k, transposeA: ta, transposeB: tb, accumulate: accumulate)
                 } } }
-                // Summation order differs between the two; k ≤ 64 products of values in [-1, 1].
-                expectClose(actual, expected, rtol: 1e-5, atol: 1e-5, "gemm m=\(m) n=\(n) k=\(k) tA=\(ta) tB=\(tb) acc=\(accumulate)")
+                // Float32 sums of k products of values in [-1, 1]: rounding error grows like k·ε.
+                expectClose(actual, expected, rtol: 1e-5, atol: 2e-7 * Float(k),
+                            "\(isa) gemm m=\(m) n=\(n) k=\(k) tA=\(ta) tB=\(tb) acc=\(accumulate)")
             }
         } } }
+    }
+
+    @Test(arguments: instructionSets)
+    func packedColumnRangesMatchReference(_ isa: InstructionSet) {
+        Kernels.$instructionSet.withValue(isa) { packedColumnRanges() }
+    }
+
+    func packedColumnRanges() {
+        let isa = Kernels.instructionSet
+        let (m, n, k) = (3, 97, 40)
+        let a = testValues(m * k, seed: 1), b = testValues(n * k, seed: 2)
+        let full = exact(a, b, m: m, n: n, k: k, ta: false, tb: true).map { Float($0) }
+        for columns in [0..<97, 5..<6, 13..<70, 31..<33, 64..<97, 96..<97] {
+            var c = [Float](repeating: 42, count: m * n)
+            c.withMutablePointer { c in a.withPointer { a in b.withPointer { b in
+                PackedMatrix(b, k: k, n: n, transposed: true).multiply(into: c, ldc: n, a, lda: k, m: m, columns: columns, accumulate: false)
+            } } }
+            for i in 0..<m {
+                for j in 0..<n {
+                    let want = columns.contains(j) ? full[i * n + j] : 42
+                    #expect(abs(c[i * n + j] - want) <= 1e-5, "\(isa) columns \(columns): c[\(i), \(j)] = \(c[i * n + j]), expected \(want)")
+                }
+            }
+        }
     }
 
     @Test func backendSwitchReachesLayers() throws {

@@ -1,14 +1,26 @@
+import Foundation
+import Synchronization
+import _RecurrentKernels
+
 /// The kernel interface: the few numeric routines the layers spend their time in.
 ///
-/// Every kernel has a plain reference implementation (`KernelBackend.reference`, written for
-/// obviousness) that the optimized one is tested against. Select the backend for a block of code
-/// with `Kernels.$backend.withValue(.reference) { … }`, or for a whole process with the environment
-/// variable `RECURRENT_KERNELS=reference`.
+/// Every kernel has a plain Swift reference implementation (`KernelBackend.reference`, written for
+/// obviousness) that the optimized C kernels are tested against. Select the backend for a block of
+/// code with `Kernels.$backend.withValue(.reference) { … }`, or for a whole process with the
+/// environment variable `RECURRENT_KERNELS=reference`.
 public enum KernelBackend: String, Sendable, CaseIterable {
     /// Naive loops: the oracle.
     case reference
-    /// Register-blocked loops the compiler vectorizes.
+    /// Packed, cache-blocked C kernels for the CPU's best instruction set.
     case optimized
+}
+
+/// Instruction sets of the optimized kernels, chosen at run time from the CPU.
+public enum InstructionSet: Int, Sendable, CaseIterable, CustomStringConvertible {
+    case scalar = 0, avx2 = 1, avx512 = 2, neon = 3
+
+    /// The name, e.g. `avx512`.
+    public var description: String { ["scalar", "avx2", "avx512", "neon"][rawValue] }
 }
 
 /// Namespace of the numeric kernels (see ``KernelBackend``).
@@ -16,6 +28,22 @@ public enum Kernels {
     /// The backend used by the calling task.
     @TaskLocal public static var backend: KernelBackend =
         KernelBackend(rawValue: ProcessInfo.processInfo.environment["RECURRENT_KERNELS"] ?? "") ?? .optimized
+
+    /// The best instruction set this CPU supports.
+    public static var bestInstructionSet: InstructionSet { InstructionSet(rawValue: Int(rk_best_isa().rawValue))! }
+
+    /// The instruction set the optimized kernels use in the calling task: the best the CPU has,
+    /// unless the environment variable `RECURRENT_ISA` (`scalar`, `avx2`, `avx512`, `neon`) names a
+    /// lower one; override it for a block with `Kernels.$instructionSet.withValue(.avx2) { … }`.
+    /// An instruction set the CPU lacks falls back to the portable kernels.
+    @TaskLocal public static var instructionSet: InstructionSet = {
+        let best = InstructionSet(rawValue: Int(rk_best_isa().rawValue))!
+        guard let name = ProcessInfo.processInfo.environment["RECURRENT_ISA"],
+              let wanted = InstructionSet.allCases.first(where: { $0.description == name }) else { return best }
+        return InstructionSet(rawValue: Int(rk_supported_isa(rk_isa(UInt32(wanted.rawValue))).rawValue))!
+    }()
+
+    static var isa: rk_isa { rk_isa(UInt32(instructionSet.rawValue)) }
 
     /// Matrix product `c = op(a) · op(b)` (or `c += …` when `accumulate`), all row-major and dense.
     ///
@@ -27,21 +55,98 @@ public enum Kernels {
         _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, accumulate: Bool = false
     ) {
+        if m == 0 || n == 0 { return }
+        if backend == .reference {
+            referenceGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+            return
+        }
+        // op(a) as row-major [M, K]: transposed once here when needed.
+        var packedA: UnsafeMutablePointer<Float>? = nil
+        defer { packedA?.deallocate() }
+        var rowsA = a
+        if transposeA {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+            transposeCopy(p, a, rows: k, columns: m)
+            packedA = p
+            rowsA = UnsafePointer(p)
+        }
+        let weights = PackedMatrix(b, k: k, n: n, transposed: transposeB)
+        let (pa, large) = (rowsA, m >= 16 && m * n * k >= 1 << 18)
+        WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
+            let rows = partition(m, part, parts)
+            weights.multiply(into: c + rows.lowerBound * n, ldc: n, pa + rows.lowerBound * k, lda: k, m: rows.count,
+                             columns: 0..<n, accumulate: accumulate)
+        }
+    }
+
+    /// `c = a · b` (or `c += …`) on sub-matrices with row strides: `c` `[M, N]` rows `ldc` apart,
+    /// `a` `[M, K]` rows `lda` apart, `b` `[K, N]` rows `ldb` apart. Single-threaded.
+    static func gemm(
+        _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        m: Int, n: Int, k: Int, accumulate: Bool
+    ) {
         switch backend {
         case .reference:
-            referenceGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
-        case .optimized:
-            if m >= 16 && m * n * k >= 1 << 18 {
-                parallelGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
-            } else {
-                optimizedGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var s: Float = 0
+                    for p in 0..<k { s += a[i * lda + p] * b[p * ldb + j] }
+                    c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s
+                }
             }
+        case .optimized:
+            rk_sgemm(c, ldc, a, lda, b, ldb, m, n, k, accumulate ? 1 : 0, isa)
+        }
+    }
+
+    /// Sets how many threads the kernels may use (1: the calling thread only).
+    public static func setThreadCount(_ count: Int) {
+        precondition(count >= 1, "Kernels.setThreadCount: need at least 1 thread, got \(count)")
+        threadCount.withLock { $0 = count }
+    }
+
+    static let threadCount = Mutex(1)
+}
+
+/// A right-hand matrix operand `b` `[K, N]` (stored as `[N, K]` when `transposed`), packed once
+/// for the optimized kernels and reused by every product with it — the recurrent weights across
+/// all time steps. The backend is fixed when it is created.
+final class PackedMatrix: @unchecked Sendable {
+    let k: Int, n: Int
+    private let backend: KernelBackend
+    private let packed: OpaquePointer?
+    private let source: UnsafePointer<Float>
+    private let transposed: Bool
+
+    /// `b` must stay valid while this value is in use (it is read directly by the reference backend).
+    init(_ b: UnsafePointer<Float>, k: Int, n: Int, transposed: Bool) {
+        (self.k, self.n, self.source, self.transposed) = (k, n, b, transposed)
+        backend = Kernels.backend
+        packed = backend == .optimized ? rk_pack_b(b, k, n, transposed ? k : n, transposed ? 1 : 0, Kernels.isa) : nil
+        precondition(backend == .reference || packed != nil, "PackedMatrix: out of memory packing a [\(k), \(n)] matrix")
+    }
+
+    deinit { if let packed { rk_packed_b_free(packed) } }
+
+    /// `c[:, columns] (+)= a · b[:, columns]`, with `a` `[M, K]` rows `lda` apart and `c` rows `ldc`
+    /// apart (`c` points at column 0).
+    func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, m: Int,
+                  columns: Range<Int>, accumulate: Bool) {
+        if m == 0 || columns.isEmpty { return }
+        switch backend {
+        case .reference:
+            for i in 0..<m {
+                for j in columns {
+                    var s: Float = 0
+                    for p in 0..<k { s += a[i * lda + p] * (transposed ? source[j * k + p] : source[p * n + j]) }
+                    c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s
+                }
+            }
+        case .optimized:
+            rk_sgemm_packed(c, ldc, a, lda, m, packed, columns.lowerBound, columns.upperBound, accumulate ? 1 : 0)
         }
     }
 }
-
-import Foundation
-import Synchronization
 
 /// c[i, j] (+)= Σ_p a[i, p] b[p, j], one element at a time.
 func referenceGemm(
@@ -61,88 +166,6 @@ func referenceGemm(
     }
 }
 
-/// The same product: operands copied to row-major `[M, K]` and `[K, N]` when transposed, then four
-/// rows of `c` updated per pass over a row of `b` (`c[i, :] += a[i, p] · b[p, :]`), in column
-/// blocks that stay in L1. `lda`, `ldb`, `ldc` are row strides (default: dense).
-func optimizedGemm(
-    _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool,
-    lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
-) {
-    let ldc = ldc ?? n
-    if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-    if m == 0 || n == 0 || k == 0 { return }
-    var packedA: UnsafeMutablePointer<Float>? = nil
-    var packedB: UnsafeMutablePointer<Float>? = nil
-    defer { packedA?.deallocate(); packedB?.deallocate() }
-    var A = a, B = b, lda = lda ?? k, ldb = ldb ?? n
-    if transposeA {
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
-        transposeCopy(p, a, rows: k, columns: m)
-        packedA = p; A = UnsafePointer(p); lda = k
-    }
-    if transposeB {
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
-        transposeCopy(p, b, rows: n, columns: k)
-        packedB = p; B = UnsafePointer(p); ldb = n
-    }
-    let nc = 512
-    var j0 = 0
-    while j0 < n {
-        let nb = min(nc, n - j0)
-        var i = 0
-        while i + 4 <= m {
-            let c0 = c + i * ldc + j0, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc
-            for p in 0..<k {
-                let a0 = A[i * lda + p], a1 = A[(i + 1) * lda + p], a2 = A[(i + 2) * lda + p], a3 = A[(i + 3) * lda + p]
-                let row = B + p * ldb + j0
-                for j in 0..<nb {
-                    let bv = row[j]
-                    c0[j] += a0 * bv; c1[j] += a1 * bv; c2[j] += a2 * bv; c3[j] += a3 * bv
-                }
-            }
-            i += 4
-        }
-        while i < m {
-            let c0 = c + i * ldc + j0
-            for p in 0..<k {
-                let a0 = A[i * lda + p]
-                let row = B + p * ldb + j0
-                for j in 0..<nb { c0[j] += a0 * row[j] }
-            }
-            i += 1
-        }
-        j0 += nc
-    }
-}
-
-/// The optimized product with the rows of `c` split over the worker pool (operands transposed
-/// once up front so that every participant reads plain row-major panels).
-func parallelGemm(
-    _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
-) {
-    var packedA: UnsafeMutablePointer<Float>? = nil, packedB: UnsafeMutablePointer<Float>? = nil
-    defer { packedA?.deallocate(); packedB?.deallocate() }
-    var A = a, B = b
-    if transposeA {
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
-        transposeCopy(p, a, rows: k, columns: m)
-        packedA = p; A = UnsafePointer(p)
-    }
-    if transposeB {
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
-        transposeCopy(p, b, rows: n, columns: k)
-        packedB = p; B = UnsafePointer(p)
-    }
-    let (pa, pb) = (A, B)
-    WorkerPool.shared.run(upTo: m / 8) { part, parts in
-        let rows = partition(m, part, parts)
-        optimizedGemm(c + rows.lowerBound * n, pa + rows.lowerBound * k, pb, m: rows.count, n: n, k: k,
-                      transposeA: false, transposeB: false, accumulate: accumulate)
-    }
-}
-
 /// dst[c, r] = src[r, c] for a `[rows, columns]` source.
 func transposeCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, rows: Int, columns: Int) {
     let tile = 32
@@ -157,35 +180,4 @@ func transposeCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Floa
         }
         r0 += tile
     }
-}
-
-extension Kernels {
-    /// `c = a · b` (or `c += …`) on sub-matrices with row strides: `c` `[M, N]` rows `ldc` apart,
-    /// `a` `[M, K]` rows `lda` apart, `b` `[K, N]` rows `ldb` apart. Single-threaded.
-    static func gemm(
-        _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-        m: Int, n: Int, k: Int, accumulate: Bool
-    ) {
-        switch backend {
-        case .reference:
-            for i in 0..<m {
-                for j in 0..<n {
-                    var s: Float = 0
-                    for p in 0..<k { s += a[i * lda + p] * b[p * ldb + j] }
-                    c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s
-                }
-            }
-        case .optimized:
-            optimizedGemm(c, a, b, m: m, n: n, k: k, transposeA: false, transposeB: false, accumulate: accumulate,
-                          lda: lda, ldb: ldb, ldc: ldc)
-        }
-    }
-
-    /// Sets how many threads the kernels may use (1: the calling thread only).
-    public static func setThreadCount(_ count: Int) {
-        precondition(count >= 1, "Kernels.setThreadCount: need at least 1 thread, got \(count)")
-        threadCount.withLock { $0 = count }
-    }
-
-    static let threadCount = Mutex(1)
 }

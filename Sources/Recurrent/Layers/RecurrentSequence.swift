@@ -88,11 +88,7 @@ final class RecurrentSequence: FusedFunction {
         // gx = x Wᵢₕᵀ + bᵢₕ: [T·B, G·H], for all steps at once.
         var gx = gemm(x, weights.inputWeight.scalars, m: T * B, n: GH, k: I, transposeB: true)
         if let b = weights.inputBias { addRowBias(&gx, b.scalars) }
-        // Weights packed once for the loop: Wₕₕᵀ [Hₒ, G·H], Wₕᵣᵀ [H, P].
-        var hiddenWeightT = [Float](repeating: 0, count: Ho * GH)
-        hiddenWeightT.withMutablePointer { transposeCopy($0, weights.hiddenWeight.scalars, rows: GH, columns: Ho) }
-        var projectionT = [Float](repeating: 0, count: hasProjection ? H * Ho : 0)
-        if let w = weights.projection { projectionT.withMutablePointer { transposeCopy($0, w.scalars, rows: Ho, columns: H) } }
+        let hiddenWeight = weights.hiddenWeight.scalars, projection = weights.projection?.scalars ?? []
         let hiddenBias = weights.hiddenBias?.scalars
         var gh = [Float](repeating: 0, count: B * GH)
 
@@ -100,7 +96,10 @@ final class RecurrentSequence: FusedFunction {
         if let c0 { for (i, v) in c0.enumerated() { cs[i] = v } }
         hs.withMutablePointer { hs in cs.withMutablePointer { cs in ms.withMutablePointer { ms in
         cache.withMutablePointer { cache in gx.withPointer { gx in gh.withMutablePointer { gh in
-        hiddenWeightT.withPointer { wT in projectionT.withPointer { pT in output.withMutablePointer { out in
+        hiddenWeight.withPointer { wHh in projection.withPointer { wHr in output.withMutablePointer { out in
+            // The weights, packed once for all steps: Wₕₕᵀ as [Hₒ, G·H] and Wₕᵣᵀ as [H, P].
+            let recurrent = PackedMatrix(wHh, k: Ho, n: GH, transposed: true)
+            let projector = hasProjection ? PackedMatrix(wHr, k: H, n: Ho, transposed: true) : nil
             let splitUnits = useUnitSplit
             for s in 0..<T {
                 let t = time(s)
@@ -110,8 +109,8 @@ final class RecurrentSequence: FusedFunction {
                         let units = unitPartition(H, part, parts)
                         let hPrev = hs + s * B * Ho, hNext = hs + (s + 1) * B * Ho
                         for g in 0..<cell.gateCount {  // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
-                            Kernels.gemm(gh + g * H + units.lowerBound, ldc: GH, hPrev, lda: Ho, wT + g * H + units.lowerBound, ldb: GH,
-                                         m: B, n: units.count, k: Ho, accumulate: false)
+                            let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
+                            recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false)
                             if let hiddenBias {
                                 for b in 0..<B { for j in units { gh[b * GH + g * H + j] += hiddenBias[g * H + j] } }
                             }
@@ -130,13 +129,14 @@ final class RecurrentSequence: FusedFunction {
                     let hPrev = hs + (s * B + b0) * Ho, hNext = hs + ((s + 1) * B + b0) * Ho
                     let ghRows = gh + b0 * GH
                     // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H]
-                    Kernels.gemm(ghRows, hPrev, wT, m: nb, n: GH, k: Ho)
+                    recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false)
                     if let hiddenBias { addRowBias(ghRows, hiddenBias, rows: nb) }
                     let m = hasProjection ? ms + (s * B + b0) * H : hNext
                     cell.step(h: m, c: cell.hasCellState ? cs + ((s + 1) * B + b0) * H : nil,
                               cache: cache + (s * B + b0) * width, gx: gx + (t * B + b0) * GH, gh: ghRows, hPrev: hPrev,
                               cPrev: cell.hasCellState ? cs + (s * B + b0) * H : nil, batch: nb, hidden: H, units: 0..<H)
-                    if hasProjection { Kernels.gemm(hNext, m, pT, m: nb, n: Ho, k: H) }  // h = m Wₕᵣᵀ
+                    // h = m Wₕᵣᵀ
+                    projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
                     (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
                 }
             }
@@ -166,6 +166,9 @@ final class RecurrentSequence: FusedFunction {
         dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in dhPrev.withMutablePointer { dhPrevp in
         dm.withMutablePointer { dmp in dgx.withMutablePointer { dgxp in dgh.withMutablePointer { dghp in
         dhs.withMutablePointer { dhsp in hiddenWeight.withPointer { wHh in projection.withPointer { wHr in
+            // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
+            let recurrent = PackedMatrix(wHh, k: GH, n: Ho, transposed: false)
+            let projector = hasProjection ? PackedMatrix(wHr, k: Ho, n: H, transposed: false) : nil
             var dhCur = dhp, dhNext = dhPrevp
             let splitUnits = useUnitSplit
             for s in stride(from: T - 1, through: 0, by: -1) {
@@ -187,8 +190,7 @@ final class RecurrentSequence: FusedFunction {
                     // Every unit's dgh is needed for each column of dhₛ: a second pass after the barrier.
                     WorkerPool.shared.run(upTo: Int.max) { part, parts in
                         let columns = unitPartition(Ho, part, parts)
-                        Kernels.gemm(dhPrev + columns.lowerBound, ldc: Ho, dghp + s * B * GH, lda: GH, wHh + columns.lowerBound, ldb: Ho,
-                                     m: B, n: columns.count, k: GH, accumulate: true)
+                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp + s * B * GH, lda: GH, m: B, columns: columns, accumulate: true)
                     }
                     swap(&dhCur, &dhNext)
                     continue
@@ -202,7 +204,7 @@ final class RecurrentSequence: FusedFunction {
                     var dmRows = UnsafePointer(dh)
                     if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
                         (dhsp + (s * B + b0) * Ho).update(from: dh, count: nb * Ho)
-                        Kernels.gemm(dmp + b0 * H, dh, wHr, m: nb, n: H, k: Ho)
+                        projector!.multiply(into: dmp + b0 * H, ldc: H, dh, lda: Ho, m: nb, columns: 0..<H, accumulate: false)
                         dmRows = UnsafePointer(dmp + b0 * H)
                     }
                     dhPrev.update(repeating: 0, count: nb * Ho)
@@ -211,7 +213,7 @@ final class RecurrentSequence: FusedFunction {
                                       hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
                                       batch: nb, hidden: H, units: 0..<H)
                     // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
-                    Kernels.gemm(dhPrev, dghp + (s * B + b0) * GH, wHh, m: nb, n: Ho, k: GH, accumulate: true)
+                    recurrent.multiply(into: dhPrev, ldc: Ho, dghp + (s * B + b0) * GH, lda: GH, m: nb, columns: 0..<Ho, accumulate: true)
                 }
                 swap(&dhCur, &dhNext)
             }

@@ -1,0 +1,38 @@
+// _RecurrentKernels: the C matrix-product kernels behind Recurrent's `Kernels` interface.
+// An implementation detail with no stable API: use the `Recurrent` module instead.
+#ifndef RECURRENT_KERNELS_H
+#define RECURRENT_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction sets a kernel can use, chosen at run time from the CPU.
+typedef enum { RK_ISA_SCALAR = 0, RK_ISA_AVX2 = 1, RK_ISA_AVX512 = 2, RK_ISA_NEON = 3 } rk_isa;
+
+/// The best instruction set this CPU supports.
+rk_isa rk_best_isa(void);
+/// `isa` if this CPU supports it, else the portable kernels.
+rk_isa rk_supported_isa(rk_isa isa);
+
+/// A `[K, N]` right-hand operand packed into column panels, reusable across products.
+typedef struct rk_packed_b rk_packed_b;
+
+/// Packs `b` (`[K, N]` with row stride `ldb`, or `[N, K]` with row stride `ldb` when `trans_b`)
+/// for the kernels of `isa` (clamped to what the CPU supports). Returns NULL when out of memory.
+rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa);
+void rk_packed_b_free(rk_packed_b *pb);
+
+/// c[:, n0:n1] (+)= a · b[:, n0:n1] with `a` `[M, K]` (row stride lda), `c` row stride ldc.
+/// Overwrites c unless `accumulate`.
+void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, long m, const rk_packed_b *pb,
+                     long n0, long n1, int accumulate);
+
+/// c = a · b (or c += …) for row-major dense operands with row strides; a: [M, K], b: [K, N].
+void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
+              long m, long n, long k, int accumulate, rk_isa isa);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,165 @@
+// Packed, cache-blocked single-precision matrix product (the GotoBLAS / BLIS structure):
+//
+//   for each block of KC rows of B (and columns of A):
+//     for each block of MC rows of A:  pack A[MC, KC] into MR-row panels   (stays in L2)
+//       for each NR-column panel of B (packed once, by rk_pack_b):          (stays in L1)
+//         for each MR-row panel of A:  micro-kernel: an MR×NR tile of C in registers,
+//                                      KC rank-1 updates with fused multiply-adds.
+//
+// Every element of C is summed in the same order (p = 0, 1, …, K-1) however the work is split
+// over rows or columns, so threads never change a result. The instruction set is chosen once at
+// run time (the caller passes it; it is clamped to what the CPU supports); each micro-kernel
+// carries its own `target` attribute.
+#include "_RecurrentKernels.h"
+#include "kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { KC = 256 };
+
+struct rk_packed_b {
+    long k, n, panels;
+    rk_isa isa;
+    int nr;
+    float *data;  // for each KC block: for each panel: [kc][nr], zero-padded past n
+};
+
+static rk_isa best_isa = (rk_isa)-1;  // detected once; benign race (every thread computes the same value)
+
+rk_isa rk_best_isa(void) {
+    if ((int)best_isa < 0) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f")) best_isa = RK_ISA_AVX512;
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best_isa = RK_ISA_AVX2;
+        else best_isa = RK_ISA_SCALAR;
+#elif defined(__aarch64__)
+        best_isa = RK_ISA_NEON;
+#else
+        best_isa = RK_ISA_SCALAR;
+#endif
+    }
+    return best_isa;
+}
+
+rk_isa rk_supported_isa(rk_isa isa) {
+    rk_isa best = rk_best_isa();
+    if (isa == RK_ISA_SCALAR || isa == best) return isa;
+    if (best != RK_ISA_NEON && isa != RK_ISA_NEON && isa < best) return isa;  // a lower x86 level
+    return RK_ISA_SCALAR;
+}
+
+static const rk_kernel *kernel_for(rk_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__)
+    case RK_ISA_AVX512: return &rk_kernel_avx512;
+    case RK_ISA_AVX2: return &rk_kernel_avx2;
+#endif
+#if defined(__aarch64__)
+    case RK_ISA_NEON: return &rk_kernel_neon;
+#endif
+    default: return &rk_kernel_scalar;
+    }
+}
+
+static long min_l(long a, long b) { return a < b ? a : b; }
+
+rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {
+    rk_packed_b *pb = malloc(sizeof *pb);
+    if (!pb) return NULL;
+    pb->isa = rk_supported_isa(isa);
+    pb->nr = kernel_for(pb->isa)->nr;
+    pb->k = k;
+    pb->n = n;
+    pb->panels = (n + pb->nr - 1) / pb->nr;
+    long width = pb->panels * pb->nr;
+    pb->data = aligned_alloc(64, (size_t)((k * width * sizeof(float) + 63) / 64 * 64 + 64));
+    if (!pb->data) { free(pb); return NULL; }
+    for (long k0 = 0; k0 < k; k0 += KC) {
+        long kc = min_l(KC, k - k0);
+        float *block = pb->data + k0 * width;
+        for (long p = 0; p < pb->panels; p++) {
+            float *dst = block + p * kc * pb->nr;
+            for (long kk = 0; kk < kc; kk++) {
+                for (int j = 0; j < pb->nr; j++) {
+                    long col = p * pb->nr + j;
+                    dst[kk * pb->nr + j] = col < n ? (trans_b ? b[col * ldb + k0 + kk] : b[(k0 + kk) * ldb + col]) : 0.0f;
+                }
+            }
+        }
+    }
+    return pb;
+}
+
+void rk_packed_b_free(rk_packed_b *pb) {
+    if (!pb) return;
+    free(pb->data);
+    free(pb);
+}
+
+// A grow-only scratch buffer per thread for packing A.
+static _Thread_local float *scratch = NULL;
+static _Thread_local size_t scratch_count = 0;
+
+static float *scratch_buffer(size_t count) {
+    if (count > scratch_count) {
+        free(scratch);
+        scratch = aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64);
+        scratch_count = scratch ? count : 0;
+    }
+    return scratch;
+}
+
+void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, long m, const rk_packed_b *pb,
+                     long n0, long n1, int accumulate) {
+    if (n1 > pb->n) n1 = pb->n;
+    if (m <= 0 || n0 >= n1) return;
+    if (pb->k == 0) {
+        if (!accumulate) for (long i = 0; i < m; i++) memset(c + i * ldc + n0, 0, (size_t)(n1 - n0) * sizeof(float));
+        return;
+    }
+    const rk_kernel *kern = kernel_for(pb->isa);
+    const int mr = kern->mr, nr = pb->nr;
+    const long mc_max = kern->mc;
+    const long width = pb->panels * nr;
+    float *packed_a = scratch_buffer((size_t)((mc_max + mr) * KC));
+    if (!packed_a) abort();
+    const long p0 = n0 / nr, p1 = (n1 + nr - 1) / nr;
+    for (long k0 = 0; k0 < pb->k; k0 += KC) {
+        const long kc = min_l(KC, pb->k - k0);
+        const int beta = accumulate || k0 > 0;
+        const float *bblock = pb->data + k0 * width;
+        for (long i0 = 0; i0 < m; i0 += mc_max) {
+            const long mc = min_l(mc_max, m - i0);
+            // Pack A[i0 : i0+mc, k0 : k0+kc] into MR-row panels: [panel][kc][mr], zero-padded.
+            for (long ir = 0; ir < mc; ir += mr) {
+                float *dst = packed_a + ir * kc;
+                const int rows = (int)min_l(mr, mc - ir);
+                for (long kk = 0; kk < kc; kk++) {
+                    for (int r = 0; r < rows; r++) dst[kk * mr + r] = a[(i0 + ir + r) * lda + k0 + kk];
+                    for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0.0f;
+                }
+            }
+            for (long p = p0; p < p1; p++) {
+                const long col0 = p * nr;
+                const int jlo = (int)(n0 > col0 ? n0 - col0 : 0);
+                const int jhi = (int)(n1 < col0 + nr ? n1 - col0 : nr);
+                const float *bpanel = bblock + p * kc * nr;
+                for (long ir = 0; ir < mc; ir += mr) {
+                    const int rows = (int)min_l(mr, mc - ir);
+                    kern->tile(kc, packed_a + ir * kc, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta);
+                }
+            }
+        }
+    }
+}
+
+void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
+              long m, long n, long k, int accumulate, rk_isa isa) {
+    if (m <= 0 || n <= 0) return;
+    rk_packed_b *pb = rk_pack_b(b, k, n, ldb, 0, isa);
+    if (!pb) abort();
+    rk_sgemm_packed(c, ldc, a, lda, m, pb, 0, n, accumulate);
+    rk_packed_b_free(pb);
+}
