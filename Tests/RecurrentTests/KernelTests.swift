@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Recurrent
 
@@ -67,6 +68,21 @@ import Testing
                 }
             }
         }
+    }
+
+    @Test(arguments: instructionSets)
+    func activationsMatchFoundation(_ isa: InstructionSet) {
+        // A dense sweep of [-20, 20], tiny values, the switch point of tanh, saturation and extremes.
+        var x = (0..<4001).map { Float($0 - 2000) / 100 }
+        x += [1e-8, -1e-8, 1e-30, 0.6249, 0.625, 0.6251, -0.625, 30, -30, 87, -87, 100, -100, 1e30, -1e30, 0, -0.0]
+        var s = [Float](repeating: 0, count: x.count), t = s
+        Kernels.$instructionSet.withValue(isa) {
+            s.withMutablePointer { y in x.withPointer { Kernels.sigmoid(y, $0, count: x.count) } }
+            t.withMutablePointer { y in x.withPointer { Kernels.tanh(y, $0, count: x.count) } }
+        }
+        // About 2 ulp: well inside the 1e-5 relative tolerance of the PyTorch parity tests.
+        expectClose(s, x.map { Double($0) }.map { Float(1 / (1 + Foundation.exp(-$0))) }, rtol: 3e-7, atol: 1e-38, "\(isa) sigmoid")
+        expectClose(t, x.map { Float(Foundation.tanh(Double($0))) }, rtol: 3e-7, atol: 1e-38, "\(isa) tanh")
     }
 
     @Test func backendSwitchReachesLayers() throws {

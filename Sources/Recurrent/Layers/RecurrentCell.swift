@@ -65,12 +65,15 @@ struct ElmanCell: RecurrentCell {
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
               hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>) {
+        let (u0, nu) = (units.lowerBound, units.count)
         for b in 0..<batch {
-            for i in units.lazy.map({ b * hidden + $0 }) {
-                let y = nonlinearity == .tanh ? Foundation.tanh(gx[i] + gh[i]) : max(gx[i] + gh[i], 0)
-                h[i] = y
-                cache[i] = y
+            let row = b * hidden
+            for j in units { cache[row + j] = gx[row + j] + gh[row + j] }
+            switch nonlinearity {
+            case .tanh: Kernels.tanh(cache + row + u0, cache + row + u0, count: nu)
+            case .relu: for j in units { cache[row + j] = max(cache[row + j], 0) }
             }
+            (h + row + u0).update(from: cache + row + u0, count: nu)
         }
     }
 
@@ -105,19 +108,17 @@ struct LSTMCellKernel: RecurrentCell {
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
               hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         let c = c!, cPrev = cPrev!
+        let (u0, nu) = (units.lowerBound, units.count)
         for b in 0..<batch {
             let x = gx + b * 4 * H, r = gh + b * 4 * H, k = cache + b * 5 * H
-            for j in units {
-                let i = sigmoid(x[j] + r[j])
-                let f = sigmoid(x[H + j] + r[H + j])
-                let g = Foundation.tanh(x[2 * H + j] + r[2 * H + j])
-                let o = sigmoid(x[3 * H + j] + r[3 * H + j])
-                let cNew = f * cPrev[b * H + j] + i * g
-                let tc = Foundation.tanh(cNew)
-                c[b * H + j] = cNew
-                h[b * H + j] = o * tc
-                k[j] = i; k[H + j] = f; k[2 * H + j] = g; k[3 * H + j] = o; k[4 * H + j] = tc
-            }
+            for g in 0..<4 { for j in units { k[g * H + j] = x[g * H + j] + r[g * H + j] } }
+            Kernels.sigmoid(k + u0, k + u0, count: nu)                    // i
+            Kernels.sigmoid(k + H + u0, k + H + u0, count: nu)            // f
+            Kernels.tanh(k + 2 * H + u0, k + 2 * H + u0, count: nu)       // g
+            Kernels.sigmoid(k + 3 * H + u0, k + 3 * H + u0, count: nu)    // o
+            for j in units { c[b * H + j] = k[H + j] * cPrev[b * H + j] + k[j] * k[2 * H + j] }
+            Kernels.tanh(k + 4 * H + u0, c + b * H + u0, count: nu)       // tanh c
+            for j in units { h[b * H + j] = k[3 * H + j] * k[4 * H + j] }
         }
     }
 
@@ -161,15 +162,19 @@ struct GRUCellKernel: RecurrentCell {
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
               hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
+        let (u0, nu) = (units.lowerBound, units.count)
         for b in 0..<batch {
             let x = gx + b * 3 * H, q = gh + b * 3 * H, k = cache + b * 4 * H
             for j in units {
-                let r = sigmoid(x[j] + q[j])
-                let z = sigmoid(x[H + j] + q[H + j])
-                let n = Foundation.tanh(x[2 * H + j] + r * q[2 * H + j])
-                h[b * H + j] = (1 - z) * n + z * hPrev[b * H + j]
-                k[j] = r; k[H + j] = z; k[2 * H + j] = n; k[3 * H + j] = q[2 * H + j]
+                k[j] = x[j] + q[j]
+                k[H + j] = x[H + j] + q[H + j]
+                k[3 * H + j] = q[2 * H + j]
             }
+            Kernels.sigmoid(k + u0, k + u0, count: nu)                    // r
+            Kernels.sigmoid(k + H + u0, k + H + u0, count: nu)            // z
+            for j in units { k[2 * H + j] = x[2 * H + j] + k[j] * q[2 * H + j] }
+            Kernels.tanh(k + 2 * H + u0, k + 2 * H + u0, count: nu)       // n
+            for j in units { h[b * H + j] = (1 - k[H + j]) * k[2 * H + j] + k[H + j] * hPrev[b * H + j] }
         }
     }
 

@@ -32,6 +32,11 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, long m, const
 void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
               long m, long n, long k, int accumulate, rk_isa isa);
 
+/// y[i] = 1 / (1 + e^-x[i]) for i < n (y may equal x); about 2 ulp.
+void rk_sigmoid(float *y, const float *x, long n, rk_isa isa);
+/// y[i] = tanh(x[i]) for i < n (y may equal x); about 2 ulp.
+void rk_tanh(float *y, const float *x, long n, rk_isa isa);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,195 @@
+// Vectorised exp-based activations: sigmoid(x) = 1 / (1 + e^-x) and tanh(x).
+//
+// e^x uses the Cephes single-precision scheme: x = n·ln 2 + r with |r| ≤ ln2/2 (ln 2 split in two
+// parts for an exact reduction), e^r from a degree-6 polynomial, then scaled by 2^n through the
+// exponent bits; about 1 ulp. tanh uses the Cephes odd polynomial for |x| < 0.625 (where
+// 1 - 2/(e^2x + 1) would cancel) and 1 - 2/(e^2|x| + 1) above, with the sign restored.
+#include "_RecurrentKernels.h"
+
+#include <math.h>
+
+#define EXP_HI 88.0f  // clamped so that 2^n stays a normal float in every variant
+#define EXP_LO -87.0f
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693359375f
+#define LN2_LO -2.12194440e-4f
+#define P0 1.9875691500e-4f
+#define P1 1.3981999507e-3f
+#define P2 8.3334519073e-3f
+#define P3 4.1665795894e-2f
+#define P4 1.6666665459e-1f
+#define P5 5.0000001201e-1f
+#define T0 -5.70498872745e-3f
+#define T1 2.06390887954e-2f
+#define T2 -5.37397155531e-2f
+#define T3 1.33314422036e-1f
+#define T4 -3.33332819422e-1f
+
+// ---- portable ----------------------------------------------------------------------------------
+
+static inline float exp_scalar(float x) {
+    x = x > EXP_HI ? EXP_HI : (x < EXP_LO ? EXP_LO : x);
+    float n = floorf(x * LOG2E + 0.5f);
+    float r = x - n * LN2_HI;
+    r = r - n * LN2_LO;
+    float z = r * r;
+    float y = (((((P0 * r + P1) * r + P2) * r + P3) * r + P4) * r + P5) * z + r + 1.0f;
+    return ldexpf(y, (int)n);
+}
+
+static inline float tanh_scalar(float x) {
+    float a = fabsf(x);
+    if (a < 0.625f) {
+        float z = x * x;
+        return ((((T0 * z + T1) * z + T2) * z + T3) * z + T4) * z * x + x;
+    }
+    float t = 1.0f - 2.0f / (exp_scalar(2.0f * a) + 1.0f);
+    return x < 0 ? -t : t;
+}
+
+static void sigmoid_scalar(float *y, const float *x, long n) {
+    for (long i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_scalar(-x[i]));
+}
+
+static void tanh_portable(float *y, const float *x, long n) {
+    for (long i = 0; i < n; i++) y[i] = tanh_scalar(x[i]);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// ---- AVX-512 -----------------------------------------------------------------------------------
+
+#define AVX512 __attribute__((target("avx512f"))) static inline
+
+AVX512 __m512 exp512(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
+    __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), _mm512_set1_ps(0.5f)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    __m512 z = _mm512_mul_ps(r, r);
+    __m512 y = _mm512_set1_ps(P0);
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(P1));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(P2));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(P3));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(P4));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(P5));
+    y = _mm512_add_ps(_mm512_fmadd_ps(y, z, r), _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(y, n);
+}
+
+AVX512 __m512 tanh512(__m512 x) {
+    const __m512 a = _mm512_abs_ps(x);
+    const __m512 z = _mm512_mul_ps(x, x);
+    __m512 p = _mm512_set1_ps(T0);
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(T1));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(T2));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(T3));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(T4));
+    const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+    const __m512 e = exp512(_mm512_add_ps(a, a));
+    __m512 large = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    // Restore the sign: copy x's sign bit onto the (non-negative) result.
+    large = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(large),
+                                _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+    const __mmask16 use_small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(use_small, large, small);
+}
+
+__attribute__((target("avx512f"))) static void sigmoid_avx512(float *y, const float *x, long n) {
+    long i = 0;
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        _mm512_storeu_ps(y + i, _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), v)))));
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), v)))));
+    }
+}
+
+__attribute__((target("avx512f"))) static void tanh_avx512(float *y, const float *x, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, tanh512(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(y + i, m, tanh512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+// ---- AVX2 + FMA --------------------------------------------------------------------------------
+
+#define AVX2 __attribute__((target("avx2,fma"))) static inline
+
+AVX2 __m256 exp256(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(EXP_LO)), _mm256_set1_ps(EXP_HI));
+    __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(LOG2E), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 y = _mm256_set1_ps(P0);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(P1));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(P2));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(P3));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(P4));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(P5));
+    y = _mm256_add_ps(_mm256_fmadd_ps(y, z, r), _mm256_set1_ps(1.0f));
+    // 2^n through the exponent bits (n is within [-127, 128] after the clamp).
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+AVX2 __m256 tanh256(__m256 x) {
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    const __m256 a = _mm256_andnot_ps(sign, x);
+    const __m256 z = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(T0);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(T1));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(T2));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(T3));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(T4));
+    const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+    const __m256 e = exp256(_mm256_add_ps(a, a));
+    __m256 large = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+    large = _mm256_or_ps(large, _mm256_and_ps(x, sign));
+    return _mm256_blendv_ps(large, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+}
+
+__attribute__((target("avx2,fma"))) static void sigmoid_avx2(float *y, const float *x, long n) {
+    long i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(y + i, _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), v)))));
+    }
+    sigmoid_scalar(y + i, x + i, n - i);
+}
+
+__attribute__((target("avx2,fma"))) static void tanh_avx2(float *y, const float *x, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, tanh256(_mm256_loadu_ps(x + i)));
+    tanh_portable(y + i, x + i, n - i);
+}
+#endif
+
+void rk_sigmoid(float *y, const float *x, long n, rk_isa isa) {
+    switch (rk_supported_isa(isa)) {
+#if defined(__x86_64__)
+    case RK_ISA_AVX512: sigmoid_avx512(y, x, n); return;
+    case RK_ISA_AVX2: sigmoid_avx2(y, x, n); return;
+#endif
+    default: sigmoid_scalar(y, x, n); return;
+    }
+}
+
+void rk_tanh(float *y, const float *x, long n, rk_isa isa) {
+    switch (rk_supported_isa(isa)) {
+#if defined(__x86_64__)
+    case RK_ISA_AVX512: tanh_avx512(y, x, n); return;
+    case RK_ISA_AVX2: tanh_avx2(y, x, n); return;
+#endif
+    default: tanh_portable(y, x, n); return;
+    }
+}
