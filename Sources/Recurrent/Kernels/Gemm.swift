@@ -115,14 +115,14 @@ final class PackedMatrix: @unchecked Sendable {
     let k: Int, n: Int
     private let backend: KernelBackend
     private let packed: OpaquePointer?
-    private let source: UnsafePointer<Float>
+    private let source: [Float]   // the reference backend's own copy
     private let transposed: Bool
 
-    /// `b` must stay valid while this value is in use (it is read directly by the reference backend).
     init(_ b: UnsafePointer<Float>, k: Int, n: Int, transposed: Bool) {
-        (self.k, self.n, self.source, self.transposed) = (k, n, b, transposed)
+        (self.k, self.n, self.transposed) = (k, n, transposed)
         backend = Kernels.backend
         packed = backend == .optimized ? rk_pack_b(b, k, n, transposed ? k : n, transposed ? 1 : 0, Kernels.isa) : nil
+        source = backend == .reference ? Array(UnsafeBufferPointer(start: b, count: k * n)) : []
         precondition(backend == .reference || packed != nil, "PackedMatrix: out of memory packing a [\(k), \(n)] matrix")
     }
 
@@ -145,6 +145,41 @@ final class PackedMatrix: @unchecked Sendable {
         case .optimized:
             rk_sgemm_packed(c, ldc, a, lda, m, packed, columns.lowerBound, columns.upperBound, accumulate ? 1 : 0)
         }
+    }
+}
+
+extension Tensor {
+    /// This rank-2 tensor as the right operand of products, packed once and cached until its values
+    /// change: `self` when `transposed` is false, else `selfᵀ` (a `[N, K]` tensor used as `[K, N]`).
+    func packedMatrix(transposed: Bool) -> PackedMatrix {
+        let (rows, columns) = (shape[0], shape[1])
+        let isa = Kernels.instructionSet
+        if Kernels.backend == .optimized, let hit = packedCache[transposed], hit.version == version, hit.isa == isa {
+            return hit.matrix
+        }
+        let matrix = scalars.withPointer {
+            PackedMatrix($0, k: transposed ? columns : rows, n: transposed ? rows : columns, transposed: transposed)
+        }
+        if Kernels.backend == .optimized { packedCache[transposed] = (version, isa, matrix) }
+        return matrix
+    }
+}
+
+extension PackedMatrix {
+    /// `a · b` for `a` `[rows, K]`, with the rows split over the worker pool when large.
+    func product(_ a: [Float], rows m: Int) -> [Float] {
+        var c = [Float](repeating: 0, count: m * n)
+        let large = m >= 16 && m * n * k >= 1 << 18
+        c.withMutablePointer { pc in
+            a.withPointer { pa in
+                WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
+                    let rows = partition(m, part, parts)
+                    multiply(into: pc + rows.lowerBound * n, ldc: n, pa + rows.lowerBound * k, lda: k, m: rows.count,
+                             columns: 0..<n, accumulate: false)
+                }
+            }
+        }
+        return c
     }
 }
 

@@ -52,11 +52,12 @@ final class RecurrentSequence: FusedFunction {
     private func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
 
     /// Whether each step splits hidden units (rather than batch rows) over the worker pool: when
-    /// the batch is too small to share and there are enough units (not with a projection, whose
-    /// product needs every unit of `m`).
+    /// the batch is too small to share and a step's recurrent product is large enough (≥ 1M
+    /// multiply-adds per row, measured: below that the per-step barrier costs more than it saves);
+    /// not with a projection, whose product needs every unit of `m`.
     private var useUnitSplit: Bool {
         let threads = Kernels.threadCount.withLock { $0 }
-        return threads > 1 && batch < 4 * threads && !hasProjection && hidden >= 32 * threads
+        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 20
     }
 
     /// Runs `cell` over `x` from `h0` (and `c0`).
@@ -86,9 +87,8 @@ final class RecurrentSequence: FusedFunction {
         let GH = cell.gateCount * H, width = cell.cacheWidth * H
         var output = [Float](repeating: 0, count: T * B * Ho)
         // gx = x Wᵢₕᵀ + bᵢₕ: [T·B, G·H], for all steps at once.
-        var gx = gemm(x, weights.inputWeight.scalars, m: T * B, n: GH, k: I, transposeB: true)
+        var gx = weights.inputWeight.packedMatrix(transposed: true).product(x, rows: T * B)
         if let b = weights.inputBias { addRowBias(&gx, b.scalars) }
-        let hiddenWeight = weights.hiddenWeight.scalars, projection = weights.projection?.scalars ?? []
         let hiddenBias = weights.hiddenBias?.scalars
         var gh = [Float](repeating: 0, count: B * GH)
 
@@ -96,10 +96,10 @@ final class RecurrentSequence: FusedFunction {
         if let c0 { for (i, v) in c0.enumerated() { cs[i] = v } }
         hs.withMutablePointer { hs in cs.withMutablePointer { cs in ms.withMutablePointer { ms in
         cache.withMutablePointer { cache in gx.withPointer { gx in gh.withMutablePointer { gh in
-        hiddenWeight.withPointer { wHh in projection.withPointer { wHr in output.withMutablePointer { out in
+        output.withMutablePointer { out in
             // The weights, packed once for all steps: Wₕₕᵀ as [Hₒ, G·H] and Wₕᵣᵀ as [H, P].
-            let recurrent = PackedMatrix(wHh, k: Ho, n: GH, transposed: true)
-            let projector = hasProjection ? PackedMatrix(wHr, k: H, n: Ho, transposed: true) : nil
+            let recurrent = weights.hiddenWeight.packedMatrix(transposed: true)
+            let projector = weights.projection?.packedMatrix(transposed: true)
             let splitUnits = useUnitSplit
             for s in 0..<T {
                 let t = time(s)
@@ -140,7 +140,7 @@ final class RecurrentSequence: FusedFunction {
                     (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
                 }
             }
-        } } } } } } } } }
+        } } } } } } }
         return output
     }
 
@@ -150,8 +150,7 @@ final class RecurrentSequence: FusedFunction {
         let x = inputs[0].scalars
         let hasC0 = cell.hasCellState
         let weightIndex = hasC0 ? 3 : 2
-        let inputWeight = inputs[weightIndex].scalars, hiddenWeight = inputs[weightIndex + 1].scalars
-        let projection = hasProjection ? inputs.last!.scalars : []
+        let inputWeight = inputs[weightIndex].scalars
 
         let dOutput = outputGradients[0]
         var dh = outputGradients[1] ?? Array(repeating: 0, count: B * Ho)   // running ∂L/∂hₛ₊₁
@@ -165,10 +164,10 @@ final class RecurrentSequence: FusedFunction {
         hs.withPointer { hs in cs.withPointer { cs in cache.withPointer { cache in
         dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in dhPrev.withMutablePointer { dhPrevp in
         dm.withMutablePointer { dmp in dgx.withMutablePointer { dgxp in dgh.withMutablePointer { dghp in
-        dhs.withMutablePointer { dhsp in hiddenWeight.withPointer { wHh in projection.withPointer { wHr in
+        dhs.withMutablePointer { dhsp in
             // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
-            let recurrent = PackedMatrix(wHh, k: GH, n: Ho, transposed: false)
-            let projector = hasProjection ? PackedMatrix(wHr, k: Ho, n: H, transposed: false) : nil
+            let recurrent = inputs[weightIndex + 1].packedMatrix(transposed: false)
+            let projector = hasProjection ? inputs.last!.packedMatrix(transposed: false) : nil
             var dhCur = dhp, dhNext = dhPrevp
             let splitUnits = useUnitSplit
             for s in stride(from: T - 1, through: 0, by: -1) {
@@ -218,7 +217,7 @@ final class RecurrentSequence: FusedFunction {
                 swap(&dhCur, &dhNext)
             }
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
-        } } } } } } } } } } } }
+        } } } } } } } } } }
 
         // After the loop: one product per weight gradient, over all steps.
         var grads: [[Float]?] = []

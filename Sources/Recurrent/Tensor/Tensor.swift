@@ -20,7 +20,9 @@ public final class Tensor {
     /// The elements in row-major order; `scalars.count == shape.product`.
     ///
     /// Optimizers update parameters by writing here (PyTorch's `param.data`).
-    public var scalars: [Float]
+    public var scalars: [Float] {
+        didSet { version &+= 1 }
+    }
     /// Whether gradients flow to this tensor (PyTorch's `requires_grad`).
     public let requiresGrad: Bool
     /// The accumulated gradient of a leaf tensor after ``backward()``, or `nil`.
@@ -34,6 +36,11 @@ public final class Tensor {
     var gradFn: Node?
     /// Which output of `gradFn` this tensor is.
     var outputIndex = 0
+    /// Bumped by every write to `scalars`, so that caches derived from the values (packed weights)
+    /// know when they are stale.
+    private(set) var version = 0
+    /// Packed copies of this matrix for the optimized kernels, valid for `version`.
+    var packedCache: [Bool: (version: Int, isa: InstructionSet, matrix: PackedMatrix)] = [:]
 
     /// Creates a tensor from row-major scalars. `scalars.count` must equal the product of `shape`.
     public init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
