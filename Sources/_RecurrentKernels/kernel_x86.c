@@ -5,43 +5,52 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-// ---- AVX-512: MR = 12, NR = 32 -------------------------------------------------------------
+// Row lists for explicit unrolling: the accumulators must be named variables, or the compiler
+// keeps them in memory.
+#define ROWS_1(X) X(0)
+#define ROWS_2(X) ROWS_1(X) X(1)
+#define ROWS_3(X) ROWS_2(X) X(2)
+#define ROWS_4(X) ROWS_3(X) X(3)
+#define ROWS_5(X) ROWS_4(X) X(4)
+#define ROWS_6(X) ROWS_5(X) X(5)
+#define ROWS_7(X) ROWS_6(X) X(6)
+#define ROWS_8(X) ROWS_7(X) X(7)
+#define ROWS_9(X) ROWS_8(X) X(8)
+#define ROWS_10(X) ROWS_9(X) X(9)
+#define ROWS_11(X) ROWS_10(X) X(10)
+#define ROWS_12(X) ROWS_11(X) X(11)
 
-#define AVX512 __attribute__((target("avx512f"), always_inline)) static inline
+// ---- AVX-512: MR = 12, NR = 32 (24 zmm accumulators, 2 for B, 1 broadcast) -------------------
 
-AVX512 void tile512(const int ROWS, long kc, const float *a, const float *b, float *c, long ldc,
-                    int jlo, int jhi, int beta) {
-    __m512 acc0[12], acc1[12];
-    for (int r = 0; r < ROWS; r++) { acc0[r] = _mm512_setzero_ps(); acc1[r] = _mm512_setzero_ps(); }
-    for (long p = 0; p < kc; p++) {
-        const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16);
-        for (int r = 0; r < ROWS; r++) {
-            const __m512 av = _mm512_set1_ps(a[p * 12 + r]);
-            acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-            acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
-        }
+__attribute__((target("avx512f"), always_inline)) static inline void
+store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta) {
+    if (beta) {
+        v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), v0);
+        v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), v1);
     }
-    // Columns jlo..<jhi of the 32: one mask per 16-lane half (masked lanes are never touched).
-    const unsigned full = (jhi >= 32 ? 0xFFFFFFFFu : ((1u << jhi) - 1u)) & ~((1u << jlo) - 1u);
-    const __mmask16 m0 = (__mmask16)(full & 0xFFFF), m1 = (__mmask16)(full >> 16);
-    for (int r = 0; r < ROWS; r++) {
-        float *cr = c + r * ldc;
-        if (beta) {
-            acc0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), acc0[r]);
-            acc1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), acc1[r]);
-        }
-        _mm512_mask_storeu_ps(cr, m0, acc0[r]);
-        _mm512_mask_storeu_ps(cr + 16, m1, acc1[r]);
-    }
+    _mm512_mask_storeu_ps(cr, m0, v0);
+    _mm512_mask_storeu_ps(cr + 16, m1, v1);
 }
 
-#define ROWS512(R) \
+#define DECL512(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps();
+#define FMA512(r) { const __m512 av = _mm512_set1_ps(a[p * 12 + r]); \
+                    c##r##a = _mm512_fmadd_ps(av, b0, c##r##a); c##r##b = _mm512_fmadd_ps(av, b1, c##r##b); }
+#define STORE512(r) store512(c + r * ldc, c##r##a, c##r##b, m0, m1, beta);
+#define KERNEL512(R) \
     __attribute__((target("avx512f"))) static void tile512_##R(long kc, const float *a, const float *b, float *c, \
                                                                long ldc, int jlo, int jhi, int beta) { \
-        tile512(R, kc, a, b, c, ldc, jlo, jhi, beta); \
+        ROWS_##R(DECL512) \
+        for (long p = 0; p < kc; p++) { \
+            const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16); \
+            ROWS_##R(FMA512) \
+        } \
+        /* Columns jlo..<jhi of the 32: one mask per 16-lane half (masked lanes are never touched). */ \
+        const unsigned full = (jhi >= 32 ? 0xFFFFFFFFu : ((1u << jhi) - 1u)) & ~((1u << jlo) - 1u); \
+        const __mmask16 m0 = (__mmask16)(full & 0xFFFF), m1 = (__mmask16)(full >> 16); \
+        ROWS_##R(STORE512) \
     }
-ROWS512(1) ROWS512(2) ROWS512(3) ROWS512(4) ROWS512(5) ROWS512(6)
-ROWS512(7) ROWS512(8) ROWS512(9) ROWS512(10) ROWS512(11) ROWS512(12)
+KERNEL512(1) KERNEL512(2) KERNEL512(3) KERNEL512(4) KERNEL512(5) KERNEL512(6)
+KERNEL512(7) KERNEL512(8) KERNEL512(9) KERNEL512(10) KERNEL512(11) KERNEL512(12)
 
 static void tile_avx512(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta) {
     typedef void (*fn)(long, const float *, const float *, float *, long, int, int, int);
@@ -52,49 +61,40 @@ static void tile_avx512(long kc, const float *a, const float *b, float *c, long 
 
 const rk_kernel rk_kernel_avx512 = {12, 32, 96, tile_avx512};
 
-// ---- AVX2 + FMA: MR = 6, NR = 16 ------------------------------------------------------------
+// ---- AVX2 + FMA: MR = 6, NR = 16 (12 ymm accumulators) ---------------------------------------
 
-#define AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
-
-AVX2 void tile256(const int ROWS, long kc, const float *a, const float *b, float *c, long ldc,
-                  int jlo, int jhi, int beta) {
-    __m256 acc0[6], acc1[6];
-    for (int r = 0; r < ROWS; r++) { acc0[r] = _mm256_setzero_ps(); acc1[r] = _mm256_setzero_ps(); }
-    for (long p = 0; p < kc; p++) {
-        const __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8);
-        for (int r = 0; r < ROWS; r++) {
-            const __m256 av = _mm256_broadcast_ss(a + p * 6 + r);
-            acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
-            acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
-        }
-    }
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta) {
     if (jlo == 0 && jhi == 16) {
-        for (int r = 0; r < ROWS; r++) {
-            float *cr = c + r * ldc;
-            if (beta) {
-                acc0[r] = _mm256_add_ps(_mm256_loadu_ps(cr), acc0[r]);
-                acc1[r] = _mm256_add_ps(_mm256_loadu_ps(cr + 8), acc1[r]);
-            }
-            _mm256_storeu_ps(cr, acc0[r]);
-            _mm256_storeu_ps(cr + 8, acc1[r]);
+        if (beta) {
+            v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0);
+            v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1);
         }
+        _mm256_storeu_ps(cr, v0);
+        _mm256_storeu_ps(cr + 8, v1);
         return;
     }
     float tile[16];
-    for (int r = 0; r < ROWS; r++) {
-        _mm256_storeu_ps(tile, acc0[r]);
-        _mm256_storeu_ps(tile + 8, acc1[r]);
-        float *cr = c + r * ldc;
-        for (int j = jlo; j < jhi; j++) cr[j] = beta ? cr[j] + tile[j] : tile[j];
-    }
+    _mm256_storeu_ps(tile, v0);
+    _mm256_storeu_ps(tile + 8, v1);
+    for (int j = jlo; j < jhi; j++) cr[j] = beta ? cr[j] + tile[j] : tile[j];
 }
 
-#define ROWS256(R) \
+#define DECL256(r) __m256 c##r##a = _mm256_setzero_ps(), c##r##b = _mm256_setzero_ps();
+#define FMA256(r) { const __m256 av = _mm256_broadcast_ss(a + p * 6 + r); \
+                    c##r##a = _mm256_fmadd_ps(av, b0, c##r##a); c##r##b = _mm256_fmadd_ps(av, b1, c##r##b); }
+#define STORE256(r) store256(c + r * ldc, c##r##a, c##r##b, jlo, jhi, beta);
+#define KERNEL256(R) \
     __attribute__((target("avx2,fma"))) static void tile256_##R(long kc, const float *a, const float *b, float *c, \
                                                                 long ldc, int jlo, int jhi, int beta) { \
-        tile256(R, kc, a, b, c, ldc, jlo, jhi, beta); \
+        ROWS_##R(DECL256) \
+        for (long p = 0; p < kc; p++) { \
+            const __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8); \
+            ROWS_##R(FMA256) \
+        } \
+        ROWS_##R(STORE256) \
     }
-ROWS256(1) ROWS256(2) ROWS256(3) ROWS256(4) ROWS256(5) ROWS256(6)
+KERNEL256(1) KERNEL256(2) KERNEL256(3) KERNEL256(4) KERNEL256(5) KERNEL256(6)
 
 static void tile_avx2(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta) {
     typedef void (*fn)(long, const float *, const float *, float *, long, int, int, int);
