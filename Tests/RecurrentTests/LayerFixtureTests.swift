@@ -42,6 +42,17 @@ import Testing
         expectClose(hN, shape: try f.shape("h_n"), try f.values("h_n"), rtol: 1e-5, atol: 1e-6, "\(name) h_n")
         if let cN { expectClose(cN, shape: try f.shape("c_n"), try f.values("c_n"), rtol: 1e-5, atol: 1e-6, "\(name) c_n") }
 
+        // Inference keeps only two state slots: it must give exactly the same numbers.
+        let inference = try withoutGradients { () throws -> [Float] in
+            switch layer {
+            case let lstm as LSTM: return try lstm(x, h0.map { ($0, c0!) }).output.scalars
+            case let gru as GRU: return try gru(x, h0).output.scalars
+            case let rnn as RNN: return try rnn(x, h0).output.scalars
+            default: fatalError()
+            }
+        }
+        #expect(inference == output.scalars, "\(name): inference output differs from the recorded forward")
+
         var loss = (output * (try f.tensor("loss_weight.output"))).sum() + (hN * (try f.tensor("loss_weight.h_n"))).sum()
         if let cN { loss = loss + (cN * (try f.tensor("loss_weight.c_n"))).sum() }
         expectClose([loss.item], try f.values("loss"), rtol: 1e-5, atol: 1e-5, "\(name) loss")

@@ -35,7 +35,11 @@ final class RecurrentSequence: FusedFunction {
     private var ms: [Float]      // [T, B, H]     pre-projection hidden states (projection only)
     private var cache: [Float]   // [T, B, cacheWidth·H]
 
-    private init(cell: any RecurrentCell, x: Tensor, weights: Weights, reverse: Bool) {
+    /// Whether every step's state and cache are kept for a backward pass; without one (inference)
+    /// two state slots and one cache slot are reused for all steps.
+    let keepsHistory: Bool
+
+    private init(cell: any RecurrentCell, x: Tensor, weights: Weights, reverse: Bool, keepsHistory: Bool) {
         self.cell = cell
         (steps, batch, inputSize) = (x.shape[0], x.shape[1], x.shape[2])
         hidden = weights.inputWeight.shape[0] / cell.gateCount
@@ -43,13 +47,19 @@ final class RecurrentSequence: FusedFunction {
         self.reverse = reverse
         hasBias = weights.inputBias != nil
         hasProjection = weights.projection != nil
-        hs = Array(repeating: 0, count: (steps + 1) * batch * outSize)
-        cs = cell.hasCellState ? Array(repeating: 0, count: (steps + 1) * batch * hidden) : []
+        self.keepsHistory = keepsHistory
+        let (states, steps) = keepsHistory ? (steps + 1, steps) : (2, 1)
+        hs = Array(repeating: 0, count: states * batch * outSize)
+        cs = cell.hasCellState ? Array(repeating: 0, count: states * batch * hidden) : []
         ms = hasProjection ? Array(repeating: 0, count: steps * batch * hidden) : []
         cache = Array(repeating: 0, count: steps * batch * cell.cacheWidth * hidden)
     }
 
     private func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
+    /// Where the state after `s` steps lives in `hs` / `cs`.
+    private func state(_ s: Int) -> Int { keepsHistory ? s : s & 1 }
+    /// Where step `s` keeps its cache (and pre-projection state).
+    private func slot(_ s: Int) -> Int { keepsHistory ? s : 0 }
 
     /// Whether each step splits hidden units (rather than batch rows) over the worker pool: when
     /// the batch is too small to share and a step's recurrent product is large enough (≥ 1M
@@ -69,14 +79,16 @@ final class RecurrentSequence: FusedFunction {
     static func apply(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool)
         -> (output: Tensor, h: Tensor, c: Tensor?)
     {
-        let op = RecurrentSequence(cell: cell, x: x, weights: weights, reverse: reverse)
+        let inputs = [x, h0] + (c0.map { [$0] } ?? []) + weights.all
+        let needsGradient = GradMode.isEnabled && inputs.contains { $0.requiresGrad }
+        let op = RecurrentSequence(cell: cell, x: x, weights: weights, reverse: reverse, keepsHistory: needsGradient)
         let output = op.forward(x: x.scalars, h0: h0.scalars, c0: c0?.scalars, weights: weights)
         let (T, B, H, Ho) = (op.steps, op.batch, op.hidden, op.outSize)
-        let inputs = [x, h0] + (c0.map { [$0] } ?? []) + weights.all
         let outputShapes = [[T, B, Ho], [B, Ho]] + (cell.hasCellState ? [[B, H]] : [])
         let node = Node.make(.fused(op), inputs: inputs, outputShapes: outputShapes)
-        let hN = Array(op.hs[(T * B * Ho)...])
-        let cN = cell.hasCellState ? Array(op.cs[(T * B * H)...]) : nil
+        let last = op.state(T)
+        let hN = Array(op.hs[(last * B * Ho)..<((last + 1) * B * Ho)])
+        let cN = cell.hasCellState ? Array(op.cs[(last * B * H)..<((last + 1) * B * H)]) : nil
         return (Tensor(shape: [T, B, Ho], scalars: output, node: node, outputIndex: 0),
                 Tensor(shape: [B, Ho], scalars: hN, node: node, outputIndex: 1),
                 cN.map { Tensor(shape: [B, H], scalars: $0, node: node, outputIndex: 2) })
@@ -107,7 +119,7 @@ final class RecurrentSequence: FusedFunction {
                     // Few rows: split the hidden units instead; each thread keeps its columns of Wₕₕᵀ hot.
                     WorkerPool.shared.run(upTo: Int.max) { part, parts in
                         let units = unitPartition(H, part, parts)
-                        let hPrev = hs + s * B * Ho, hNext = hs + (s + 1) * B * Ho
+                        let hPrev = hs + state(s) * B * Ho, hNext = hs + state(s + 1) * B * Ho
                         for g in 0..<cell.gateCount {  // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
                             let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
                             recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false)
@@ -115,8 +127,8 @@ final class RecurrentSequence: FusedFunction {
                                 for b in 0..<B { for j in units { gh[b * GH + g * H + j] += hiddenBias[g * H + j] } }
                             }
                         }
-                        cell.step(h: hNext, c: cell.hasCellState ? cs + (s + 1) * B * H : nil, cache: cache + s * B * width,
-                                  gx: gx + t * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + s * B * H : nil,
+                        cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
+                                  gx: gx + t * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
                                   batch: B, hidden: H, units: units)
                         for b in 0..<B { for j in units { out[(t * B + b) * Ho + j] = hNext[b * Ho + j] } }
                     }
@@ -126,15 +138,15 @@ final class RecurrentSequence: FusedFunction {
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
                     let (b0, nb) = (rows.lowerBound, rows.count)
-                    let hPrev = hs + (s * B + b0) * Ho, hNext = hs + ((s + 1) * B + b0) * Ho
+                    let hPrev = hs + (state(s) * B + b0) * Ho, hNext = hs + (state(s + 1) * B + b0) * Ho
                     let ghRows = gh + b0 * GH
                     // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H]
                     recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false)
                     if let hiddenBias { addRowBias(ghRows, hiddenBias, rows: nb) }
-                    let m = hasProjection ? ms + (s * B + b0) * H : hNext
-                    cell.step(h: m, c: cell.hasCellState ? cs + ((s + 1) * B + b0) * H : nil,
-                              cache: cache + (s * B + b0) * width, gx: gx + (t * B + b0) * GH, gh: ghRows, hPrev: hPrev,
-                              cPrev: cell.hasCellState ? cs + (s * B + b0) * H : nil, batch: nb, hidden: H, units: 0..<H)
+                    let m = hasProjection ? ms + (slot(s) * B + b0) * H : hNext
+                    cell.step(h: m, c: cell.hasCellState ? cs + (state(s + 1) * B + b0) * H : nil,
+                              cache: cache + (slot(s) * B + b0) * width, gx: gx + (t * B + b0) * GH, gh: ghRows, hPrev: hPrev,
+                              cPrev: cell.hasCellState ? cs + (state(s) * B + b0) * H : nil, batch: nb, hidden: H, units: 0..<H)
                     // h = m Wₕᵣᵀ
                     projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
                     (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
@@ -145,6 +157,7 @@ final class RecurrentSequence: FusedFunction {
     }
 
     func backward(outputGradients: [[Float]?], inputs: [Tensor]) -> [[Float]?] {
+        precondition(keepsHistory, "RecurrentSequence: backward without a recorded forward")
         let (T, B, I, H, Ho) = (steps, batch, inputSize, hidden, outSize)
         let GH = cell.gateCount * H, width = cell.cacheWidth * H
         let x = inputs[0].scalars
