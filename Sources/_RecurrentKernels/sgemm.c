@@ -111,7 +111,7 @@ static float *scratch_buffer(size_t count) {
     return scratch;
 }
 
-void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, long m, const rk_packed_b *pb,
+void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
                      long n0, long n1, int accumulate) {
     if (n1 > pb->n) n1 = pb->n;
     if (m <= 0 || n0 >= n1) return;
@@ -137,7 +137,12 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, long m, const
                 float *dst = packed_a + ir * kc;
                 const int rows = (int)min_l(mr, mc - ir);
                 for (long kk = 0; kk < kc; kk++) {
-                    for (int r = 0; r < rows; r++) dst[kk * mr + r] = a[(i0 + ir + r) * lda + k0 + kk];
+                    if (trans_a) {
+                        const float *src = a + (k0 + kk) * lda + i0 + ir;  // a column of op(a) is a row of a
+                        for (int r = 0; r < rows; r++) dst[kk * mr + r] = src[r];
+                    } else {
+                        for (int r = 0; r < rows; r++) dst[kk * mr + r] = a[(i0 + ir + r) * lda + k0 + kk];
+                    }
                     for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0.0f;
                 }
             }
@@ -160,6 +165,6 @@ void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long
     if (m <= 0 || n <= 0) return;
     rk_packed_b *pb = rk_pack_b(b, k, n, ldb, 0, isa);
     if (!pb) abort();
-    rk_sgemm_packed(c, ldc, a, lda, m, pb, 0, n, accumulate);
+    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate);
     rk_packed_b_free(pb);
 }

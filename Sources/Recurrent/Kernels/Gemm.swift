@@ -60,22 +60,13 @@ public enum Kernels {
             referenceGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
             return
         }
-        // op(a) as row-major [M, K]: transposed once here when needed.
-        var packedA: UnsafeMutablePointer<Float>? = nil
-        defer { packedA?.deallocate() }
-        var rowsA = a
-        if transposeA {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
-            transposeCopy(p, a, rows: k, columns: m)
-            packedA = p
-            rowsA = UnsafePointer(p)
-        }
         let weights = PackedMatrix(b, k: k, n: n, transposed: transposeB)
-        let (pa, large) = (rowsA, m >= 16 && m * n * k >= 1 << 18)
+        let large = m >= 16 && m * n * k >= 1 << 18
         WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
             let rows = partition(m, part, parts)
-            weights.multiply(into: c + rows.lowerBound * n, ldc: n, pa + rows.lowerBound * k, lda: k, m: rows.count,
-                             columns: 0..<n, accumulate: accumulate)
+            // Rows of op(a): rows of a, or columns of a stored [K, M] (the kernel packs either).
+            weights.multiply(into: c + rows.lowerBound * n, ldc: n, a + (transposeA ? rows.lowerBound : rows.lowerBound * k),
+                             lda: transposeA ? m : k, transposeA: transposeA, m: rows.count, columns: 0..<n, accumulate: accumulate)
         }
     }
 
@@ -128,22 +119,24 @@ final class PackedMatrix: @unchecked Sendable {
 
     deinit { if let packed { rk_packed_b_free(packed) } }
 
-    /// `c[:, columns] (+)= a · b[:, columns]`, with `a` `[M, K]` rows `lda` apart and `c` rows `ldc`
-    /// apart (`c` points at column 0).
-    func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, m: Int,
-                  columns: Range<Int>, accumulate: Bool) {
+    /// `c[:, columns] (+)= op(a) · b[:, columns]`, with `a` `[M, K]` rows `lda` apart (or `[K, M]`
+    /// when `transposeA`) and `c` rows `ldc` apart (`c` points at column 0).
+    func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+                  m: Int, columns: Range<Int>, accumulate: Bool) {
         if m == 0 || columns.isEmpty { return }
         switch backend {
         case .reference:
             for i in 0..<m {
                 for j in columns {
                     var s: Float = 0
-                    for p in 0..<k { s += a[i * lda + p] * (transposed ? source[j * k + p] : source[p * n + j]) }
+                    for p in 0..<k {
+                        s += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposed ? source[j * k + p] : source[p * n + j])
+                    }
                     c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s
                 }
             }
         case .optimized:
-            rk_sgemm_packed(c, ldc, a, lda, m, packed, columns.lowerBound, columns.upperBound, accumulate ? 1 : 0)
+            rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound, accumulate ? 1 : 0)
         }
     }
 }
