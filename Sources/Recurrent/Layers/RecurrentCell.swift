@@ -16,6 +16,9 @@ protocol RecurrentCell {
     var hasCellState: Bool { get }
     /// Floats saved per batch row and step for the backward pass, in units of `H`.
     var cacheWidth: Int { get }
+    /// The gates whose `gh` enters `step` only through `gx + gh`, so that their `bias_hh` can be
+    /// added to `gx` once for all steps instead of to `gh` at every step (all but the GRU's `n`).
+    var foldedBiasGates: Int { get }
 
     /// One step forward.
     /// - Parameters:
@@ -61,6 +64,7 @@ struct ElmanCell: RecurrentCell {
     var gateCount: Int { 1 }
     var hasCellState: Bool { false }
     var cacheWidth: Int { 1 }
+    var foldedBiasGates: Int { 1 }
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
@@ -103,6 +107,7 @@ struct LSTMCellKernel: RecurrentCell {
     var gateCount: Int { 4 }
     var hasCellState: Bool { true }
     var cacheWidth: Int { 5 }
+    var foldedBiasGates: Int { 4 }
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
@@ -158,6 +163,7 @@ struct GRUCellKernel: RecurrentCell {
     var gateCount: Int { 3 }
     var hasCellState: Bool { false }
     var cacheWidth: Int { 4 }
+    var foldedBiasGates: Int { 2 }  // r, z; b_hn stays inside r ⊙ (W_hn h + b_hn)
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,

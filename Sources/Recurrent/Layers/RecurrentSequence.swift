@@ -100,8 +100,13 @@ final class RecurrentSequence: FusedFunction {
         var output = [Float](repeating: 0, count: T * B * Ho)
         // gx = x Wᵢₕᵀ + bᵢₕ: [T·B, G·H], for all steps at once.
         var gx = weights.inputWeight.packedMatrix(transposed: true).product(x, rows: T * B)
-        if let b = weights.inputBias { addRowBias(&gx, b.scalars) }
-        let hiddenBias = weights.hiddenBias?.scalars
+        // Both biases of the folded gates go into gx once; only the rest of bₕₕ is added per step.
+        let folded = cell.foldedBiasGates * H
+        var hiddenBias = weights.hiddenBias?.scalars
+        if let bi = weights.inputBias?.scalars, let bh = hiddenBias {
+            addRowBias(&gx, (0..<GH).map { $0 < folded ? bi[$0] + bh[$0] : bi[$0] })
+            hiddenBias = folded < GH ? (0..<GH).map { $0 < folded ? 0 : bh[$0] } : nil
+        }
         var gh = [Float](repeating: 0, count: B * GH)
 
         for (i, v) in h0.enumerated() { hs[i] = v }
@@ -123,7 +128,7 @@ final class RecurrentSequence: FusedFunction {
                         for g in 0..<cell.gateCount {  // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
                             let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
                             recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false)
-                            if let hiddenBias {
+                            if let hiddenBias, g * H >= folded {
                                 for b in 0..<B { for j in units { gh[b * GH + g * H + j] += hiddenBias[g * H + j] } }
                             }
                         }
@@ -142,7 +147,9 @@ final class RecurrentSequence: FusedFunction {
                     let ghRows = gh + b0 * GH
                     // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H]
                     recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false)
-                    if let hiddenBias { addRowBias(ghRows, hiddenBias, rows: nb) }
+                    if let hiddenBias {  // only the unfolded gates (the GRU's n) are non-zero here
+                        for b in 0..<nb { for j in folded..<GH { ghRows[b * GH + j] += hiddenBias[j] } }
+                    }
                     let m = hasProjection ? ms + (slot(s) * B + b0) * H : hNext
                     cell.step(h: m, c: cell.hasCellState ? cs + (state(s + 1) * B + b0) * H : nil,
                               cache: cache + (slot(s) * B + b0) * width, gx: gx + (t * B + b0) * GH, gh: ghRows, hPrev: hPrev,
