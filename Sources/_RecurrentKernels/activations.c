@@ -174,6 +174,63 @@ __attribute__((target("avx2,fma"))) static void tanh_avx2(float *y, const float 
 }
 #endif
 
+// ---- LSTM pointwise step ----------------------------------------------------------------------
+
+// One row: gates i, f, g, o at k[0..4H) (written as activations), tanh c at k[4H..5H).
+static void lstm_row_portable(float *h, float *c, float *k, const float *x, const float *r, const float *c_prev,
+                              long H, long u0, long u1) {
+    for (long j = u0; j < u1; j++) {
+        float i = 1.0f / (1.0f + exp_scalar(-(x[j] + r[j])));
+        float f = 1.0f / (1.0f + exp_scalar(-(x[H + j] + r[H + j])));
+        float g = tanh_scalar(x[2 * H + j] + r[2 * H + j]);
+        float o = 1.0f / (1.0f + exp_scalar(-(x[3 * H + j] + r[3 * H + j])));
+        float cn = f * c_prev[j] + i * g;
+        float tc = tanh_scalar(cn);
+        c[j] = cn;
+        h[j] = o * tc;
+        k[j] = i; k[H + j] = f; k[2 * H + j] = g; k[3 * H + j] = o; k[4 * H + j] = tc;
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void lstm_row_avx512(float *h, float *c, float *k, const float *x, const float *r,
+                                                               const float *c_prev, long H, long u0, long u1) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long j = u0; j < u1; j += 16) {
+        const __mmask16 m = u1 - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (u1 - j)) - 1u);
+#define LOAD(base) _mm512_maskz_loadu_ps(m, (base) + j)
+#define SIG(v) _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), (v)))))
+        const __m512 i = SIG(_mm512_add_ps(LOAD(x), LOAD(r)));
+        const __m512 f = SIG(_mm512_add_ps(LOAD(x + H), LOAD(r + H)));
+        const __m512 g = tanh512(_mm512_add_ps(LOAD(x + 2 * H), LOAD(r + 2 * H)));
+        const __m512 o = SIG(_mm512_add_ps(LOAD(x + 3 * H), LOAD(r + 3 * H)));
+        const __m512 cn = _mm512_fmadd_ps(f, LOAD(c_prev), _mm512_mul_ps(i, g));
+        const __m512 tc = tanh512(cn);
+        _mm512_mask_storeu_ps(c + j, m, cn);
+        _mm512_mask_storeu_ps(h + j, m, _mm512_mul_ps(o, tc));
+        _mm512_mask_storeu_ps(k + j, m, i);
+        _mm512_mask_storeu_ps(k + H + j, m, f);
+        _mm512_mask_storeu_ps(k + 2 * H + j, m, g);
+        _mm512_mask_storeu_ps(k + 3 * H + j, m, o);
+        _mm512_mask_storeu_ps(k + 4 * H + j, m, tc);
+#undef LOAD
+#undef SIG
+    }
+}
+#endif
+
+void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+                  long rows, long H, long u0, long u1, rk_isa isa) {
+    for (long b = 0; b < rows; b++) {
+        float *hb = h + b * H, *cb = c + b * H, *k = cache + b * 5 * H;
+        const float *x = gx + b * 4 * H, *r = gh + b * 4 * H, *cp = c_prev + b * H;
+#if defined(__x86_64__)
+        if (rk_supported_isa(isa) == RK_ISA_AVX512) { lstm_row_avx512(hb, cb, k, x, r, cp, H, u0, u1); continue; }
+#endif
+        lstm_row_portable(hb, cb, k, x, r, cp, H, u0, u1);
+    }
+}
+
 void rk_sigmoid(float *y, const float *x, long n, rk_isa isa) {
     switch (rk_supported_isa(isa)) {
 #if defined(__x86_64__)

@@ -1,4 +1,5 @@
 import Foundation
+import _RecurrentKernels
 
 /// The pointwise part of one time step of a recurrent cell.
 ///
@@ -113,6 +114,10 @@ struct LSTMCellKernel: RecurrentCell {
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
               hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         let c = c!, cPrev = cPrev!
+        if Kernels.backend == .optimized {  // the same computation, fused and vectorised in C
+            rk_lstm_step(h, c, cache, gx, gh, cPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
+            return
+        }
         let (u0, nu) = (units.lowerBound, units.count)
         for b in 0..<batch {
             let x = gx + b * 4 * H, r = gh + b * 4 * H, k = cache + b * 5 * H
