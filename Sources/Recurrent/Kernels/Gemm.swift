@@ -70,26 +70,6 @@ public enum Kernels {
         }
     }
 
-    /// `c = a · b` (or `c += …`) on sub-matrices with row strides: `c` `[M, N]` rows `ldc` apart,
-    /// `a` `[M, K]` rows `lda` apart, `b` `[K, N]` rows `ldb` apart. Single-threaded.
-    static func gemm(
-        _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-        m: Int, n: Int, k: Int, accumulate: Bool
-    ) {
-        switch backend {
-        case .reference:
-            for i in 0..<m {
-                for j in 0..<n {
-                    var s: Float = 0
-                    for p in 0..<k { s += a[i * lda + p] * b[p * ldb + j] }
-                    c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s
-                }
-            }
-        case .optimized:
-            rk_sgemm(c, ldc, a, lda, b, ldb, m, n, k, accumulate ? 1 : 0, isa)
-        }
-    }
-
     /// Sets how many threads the kernels may use (1: the calling thread only).
     public static func setThreadCount(_ count: Int) {
         precondition(count >= 1, "Kernels.setThreadCount: need at least 1 thread, got \(count)")
@@ -191,21 +171,5 @@ func referenceGemm(
             }
             c[i * n + j] = accumulate ? c[i * n + j] + s : s
         }
-    }
-}
-
-/// dst[c, r] = src[r, c] for a `[rows, columns]` source.
-func transposeCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, rows: Int, columns: Int) {
-    let tile = 32
-    var r0 = 0
-    while r0 < rows {
-        var c0 = 0
-        while c0 < columns {
-            for r in r0..<min(r0 + tile, rows) {
-                for c in c0..<min(c0 + tile, columns) { dst[c * rows + r] = src[r * columns + c] }
-            }
-            c0 += tile
-        }
-        r0 += tile
     }
 }
