@@ -14,11 +14,11 @@ struct Demo: ParsableCommand {
             """)
 
     @Option(help: "Steps per sequence.")
-    var seqLen = 60
+    var seqLen = 100
     @Option(help: "Hidden size of every model.")
     var hiddenSize = 32
     @Option(help: "Training steps per model.")
-    var steps = 2000
+    var steps = 3000
     @Option(help: "Sequences per training step.")
     var batchSize = 32
     @Option(help: "Adam learning rate.")
