@@ -231,6 +231,57 @@ void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float
     }
 }
 
+// One row backward: dc (in: ∂L/∂c, out: ∂L/∂c_prev), dh = ∂L/∂h; writes the pre-activation
+// gradients of i, f, g, o to dgx and dgh (equal for the LSTM).
+static void lstm_row_backward_portable(float *dgx, float *dgh, float *dc, const float *dh, const float *k,
+                                       const float *c_prev, long H, long u0, long u1) {
+    for (long j = u0; j < u1; j++) {
+        const float i = k[j], f = k[H + j], g = k[2 * H + j], o = k[3 * H + j], tc = k[4 * H + j];
+        const float dct = dc[j] + dh[j] * o * (1 - tc * tc);
+        const float di = dct * g * i * (1 - i), df = dct * c_prev[j] * f * (1 - f);
+        const float dg = dct * i * (1 - g * g), dout = dh[j] * tc * o * (1 - o);
+        dgx[j] = dgh[j] = di;
+        dgx[H + j] = dgh[H + j] = df;
+        dgx[2 * H + j] = dgh[2 * H + j] = dg;
+        dgx[3 * H + j] = dgh[3 * H + j] = dout;
+        dc[j] = dct * f;
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void lstm_row_backward_avx512(float *dgx, float *dgh, float *dc, const float *dh,
+                                                                        const float *k, const float *c_prev, long H, long u0, long u1) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long j = u0; j < u1; j += 16) {
+        const __mmask16 m = u1 - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (u1 - j)) - 1u);
+#define LOAD(base) _mm512_maskz_loadu_ps(m, (base) + j)
+#define STORE2(offset, v) { _mm512_mask_storeu_ps(dgx + (offset) + j, m, v); _mm512_mask_storeu_ps(dgh + (offset) + j, m, v); }
+        const __m512 i = LOAD(k), f = LOAD(k + H), g = LOAD(k + 2 * H), o = LOAD(k + 3 * H), tc = LOAD(k + 4 * H);
+        const __m512 dhj = LOAD(dh);
+        const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dhj, o), _mm512_fnmadd_ps(tc, tc, one), LOAD(dc));
+        STORE2(0, _mm512_mul_ps(_mm512_mul_ps(dct, g), _mm512_mul_ps(i, _mm512_sub_ps(one, i))));
+        STORE2(H, _mm512_mul_ps(_mm512_mul_ps(dct, LOAD(c_prev)), _mm512_mul_ps(f, _mm512_sub_ps(one, f))));
+        STORE2(2 * H, _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(g, g, one)));
+        STORE2(3 * H, _mm512_mul_ps(_mm512_mul_ps(dhj, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o))));
+        _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
+#undef LOAD
+#undef STORE2
+    }
+}
+#endif
+
+void rk_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache, const float *c_prev,
+                           long rows, long H, long u0, long u1, rk_isa isa) {
+    for (long b = 0; b < rows; b++) {
+        float *dx = dgx + b * 4 * H, *dq = dgh + b * 4 * H, *dcb = dc + b * H;
+        const float *dhb = dh + b * H, *k = cache + b * 5 * H, *cp = c_prev + b * H;
+#if defined(__x86_64__)
+        if (rk_supported_isa(isa) == RK_ISA_AVX512) { lstm_row_backward_avx512(dx, dq, dcb, dhb, k, cp, H, u0, u1); continue; }
+#endif
+        lstm_row_backward_portable(dx, dq, dcb, dhb, k, cp, H, u0, u1);
+    }
+}
+
 void rk_sigmoid(float *y, const float *x, long n, rk_isa isa) {
     switch (rk_supported_isa(isa)) {
 #if defined(__x86_64__)

@@ -85,13 +85,30 @@ import Testing
         expectClose(t, x.map { Float(Foundation.tanh(Double($0))) }, rtol: 3e-7, atol: 1e-38, "\(isa) tanh")
     }
 
-    @Test func backendSwitchReachesLayers() throws {
-        manualSeed(3)
-        let lstm = LSTM(inputSize: 5, hiddenSize: 7, numLayers: 2, bidirectional: true)
-        let x = testTensor([6, 3, 5], seed: 1, requiresGrad: false)
-        let fast = try lstm(x).output
-        let reference = try Kernels.$backend.withValue(.reference) { try lstm(x).output }
-        expectClose(fast.scalars, reference.scalars, rtol: 1e-5, atol: 1e-6, "LSTM output, optimized vs reference")
+    /// Whole layers, forward and backward, on every instruction set against the reference backend
+    /// (plain Swift loops and Foundation's functions).
+    @Test(arguments: instructionSets, ["lstm", "gru", "rnn"])
+    func layersMatchReferenceBackend(_ isa: InstructionSet, _ kind: String) throws {
+        let layer: RecurrentLayer = withRandomSeed(3) {
+            switch kind {
+            case "lstm": LSTM(inputSize: 5, hiddenSize: 19, numLayers: 2, bidirectional: true)
+            case "gru": GRU(inputSize: 5, hiddenSize: 19, numLayers: 2, bidirectional: true)
+            default: RNN(inputSize: 5, hiddenSize: 19, numLayers: 2, bidirectional: true)
+            }
+        }
+        let x = testTensor([6, 3, 5], seed: 1)
+        func run() throws -> [[Float]] {
+            layer.zeroGrad()
+            x.zeroGrad()
+            let y = try layer.sequenceOutput(x)
+            weightedSum(y, seed: 4).backward()
+            return [y.scalars, x.grad!.scalars] + layer.parameters.map { $0.grad!.scalars }
+        }
+        let fast = try Kernels.$instructionSet.withValue(isa) { try run() }
+        let reference = try Kernels.$backend.withValue(.reference) { try run() }
+        for (k, (a, b)) in zip(fast, reference).enumerated() {
+            expectClose(a, b, rtol: 1e-5, atol: 1e-6, "\(kind) on \(isa): tensor \(k) (0 output, 1 input gradient, then parameters)")
+        }
     }
 }
 

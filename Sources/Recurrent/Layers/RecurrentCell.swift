@@ -140,6 +140,10 @@ struct LSTMCellKernel: RecurrentCell {
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         let dc = dc!, cPrev = cPrev!
+        if Kernels.backend == .optimized {  // the same computation, vectorised in C
+            rk_lstm_step_backward(dgx, dgh, dc, dh, cache, cPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
+            return
+        }
         for b in 0..<batch {
             let k = cache + b * 5 * H, d = dgx + b * 4 * H
             for j in units {

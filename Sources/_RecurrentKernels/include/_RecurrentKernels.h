@@ -43,6 +43,11 @@ void rk_tanh(float *y, const float *x, long n, rk_isa isa);
 void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
                   long rows, long H, long u0, long u1, rk_isa isa);
 
+/// The backward of rk_lstm_step: from dh `[rows, H]` and dc `[rows, H]` (∂L/∂c, replaced by
+/// ∂L/∂c_prev), writes the gate pre-activation gradients to dgx and dgh `[rows, 4H]`.
+void rk_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache, const float *c_prev,
+                           long rows, long H, long u0, long u1, rk_isa isa);
+
 #ifdef __cplusplus
 }
 #endif
