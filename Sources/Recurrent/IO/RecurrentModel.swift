@@ -5,13 +5,19 @@ import Foundation
 public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
     /// `rnn`, `lstm` or `gru`.
     public enum Kind: String, Sendable { case rnn, lstm, gru }
+    /// The layer kind.
     public var kind: Kind
     /// For `rnn` only (cannot be inferred from weights; default tanh).
     public var nonlinearity: Nonlinearity = .tanh
+    /// `I`.
     public var inputSize: Int
+    /// `H`.
     public var hiddenSize: Int
+    /// `L`.
     public var numLayers: Int
+    /// Whether there is a reverse direction.
     public var bidirectional: Bool
+    /// Whether the layer has `bias_ih` / `bias_hh`.
     public var bias: Bool
     /// 0 when there is no projection.
     public var projSize: Int = 0

@@ -7,11 +7,14 @@ public struct FitConfiguration: Sendable {
         /// Cross-entropy between logits `[…, C]` and class indices `[…]` (stored as floats).
         case crossEntropy = "cross-entropy"
     }
-    /// The optimizer.
+    /// The optimizer: ``SGD``, ``Adam``, or AdamW (``Adam/adamW(parameters:learningRate:betas:epsilon:weightDecay:)``).
     public enum OptimizerKind: String, Sendable, CaseIterable { case sgd, adam, adamw }
 
+    /// The loss (default MSE).
     public var loss: Loss = .mse
+    /// The optimizer (default Adam).
     public var optimizer: OptimizerKind = .adam
+    /// The learning rate (default 1e-3).
     public var learningRate: Float = 1e-3
     /// SGD only.
     public var momentum: Float = 0
