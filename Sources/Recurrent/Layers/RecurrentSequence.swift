@@ -29,11 +29,11 @@ final class RecurrentSequence: FusedFunction {
     let steps: Int, batch: Int, inputSize: Int, hidden: Int, outSize: Int
     let reverse: Bool
     let hasBias: Bool, hasProjection: Bool
-    // Saved by the forward pass for the backward pass.
-    private var hs: [Float]      // [T+1, B, Hₒ]  h₀ … h_T in step order
-    private var cs: [Float]      // [T+1, B, H]   c₀ … c_T (cells with state)
-    private var ms: [Float]      // [T, B, H]     pre-projection hidden states (projection only)
-    private var cache: [Float]   // [T, B, cacheWidth·H]
+    // Saved by the forward pass for the backward pass (see `keepsHistory` for inference).
+    private var hs: [Float]      // [T+1, B, Hₒ]  h₀ … h_T in step order (2 slots in inference)
+    private var cs: [Float]      // [T+1, B, H]   c₀ … c_T, cells with state (2 slots in inference)
+    private var ms: [Float]      // [T, B, H]     pre-projection hidden states, projection only (1 slot)
+    private var cache: [Float]   // [T, B, cacheWidth·H]                                       (1 slot)
 
     /// Whether every step's state and cache are kept for a backward pass; without one (inference)
     /// two state slots and one cache slot are reused for all steps.
