@@ -65,7 +65,7 @@ struct Inspect: ParsableCommand {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a model on an input and write output, h_n, c_n (LSTM) and prediction (with a head).",
-        discussion: "With --output OUT.npy only `output` (or `prediction` when the model has a head) is written.")
+        discussion: "With --output OUT.npy only `output` (the recurrent layer's output, as PyTorch returns it) is written.")
 
     @OptionGroup var options: ModelOptions
     @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]).")
@@ -91,8 +91,7 @@ struct Run: ParsableCommand {
         let r = try withoutGradients { try model(x, h0: h, c0: c) }
         let url = URL(fileURLWithPath: output)
         if output.hasSuffix(".npy") {
-            let y = r.prediction ?? r.output
-            try NPY.write(TensorData(shape: y.shape, scalars: y.scalars), to: url)
+            try NPY.write(TensorData(shape: r.output.shape, scalars: r.output.scalars), to: url)
         } else {
             var tensors = ["output": r.output, "h_n": r.h]
             if let c = r.c { tensors["c_n"] = c }

@@ -39,7 +39,7 @@ import Testing
 
         let npy = try CommandRunner.run(["run", dir.path("model.safetensors"), "--input", dir.path("x.npy"), "--output", dir.path("p.npy")])
         #expect(npy.status == 0)
-        #expect(try NPY.read(from: dir.file("p.npy")).scalars == expected.prediction!.scalars)
+        #expect(try NPY.read(from: dir.file("p.npy")).scalars == expected.output.scalars, "--output X.npy writes `output`")
 
         let fit = try CommandRunner.run(["fit", dir.path("model.safetensors"), "--input", dir.path("x.npy"), "--target", dir.path("y.npy"),
                                          "--optimizer", "sgd", "--lr", "0.1", "--steps", "3", "--output", dir.path("trained.safetensors")])

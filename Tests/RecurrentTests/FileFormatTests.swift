@@ -120,6 +120,17 @@ import Testing
         }
     }
 
+    /// Version 3.0 differs from 2.0 only in allowing UTF-8 in the header: numpy writes it only for
+    /// unusual field names, so the test relabels numpy's own version 2.0 file.
+    @Test func readsVersion3() throws {
+        var bytes = try Data(contentsOf: Fixtures.root.appendingPathComponent("io/v2.npy"))
+        #expect(bytes[bytes.startIndex + 6] == 2)
+        bytes[bytes.startIndex + 6] = 3
+        #expect(try NPY.decode(bytes) == TensorData(shape: [2, 3, 2], scalars: expected(12)))
+        bytes[bytes.startIndex + 6] = 4
+        #expect(throws: FileFormatError.self) { _ = try NPY.decode(bytes) }
+    }
+
     @Test(arguments: ["badMagic", "truncatedHeader", "shortData"])
     func malformedNPYThrows(_ c: String) {
         let good = NPY.encode(TensorData(shape: [3], scalars: [1, 2, 3]))
