@@ -77,6 +77,7 @@ import Testing
         config.momentum = Float(expected.metadata["momentum"]!)!
         config.weightDecay = Float(expected.metadata["weight_decay"]!)!
         config.steps = Int(expected.metadata["steps"]!)!
+        config.clipGradNorm = Float(expected.metadata["clip_grad_norm"] ?? "none")  // nil for "none"
         let losses = try fit(model, input: try array(name + ".input.npy")!, target: try array(name + ".target.npy")!,
                              h0: try array(name + ".h0.npy"), c0: try array(name + ".c0.npy"), configuration: config)
         let expectedLosses = expected.metadata["losses"]!.split(separator: ",").map { Float($0)! }
