@@ -21,7 +21,8 @@ names and shapes alone:
 then calls ``load_state_dict(load_file(MODEL), strict=True)``. (An RNN's
 nonlinearity, tanh or relu, is not stored in the file and does not matter here.)
 
-It prints one line, ``OK: <architecture>, N parameters``, and exits 0, or
+It prints one line, ``OK: <architecture>, N parameters`` (plus the stored
+dtypes when they are not all float32: PyTorch converts them silently), and exits 0, or
 prints ``FAILED: ...`` with the reason and exits 1. With ``--compare``, it also
 checks that OTHER holds the same keys with the same dtypes, shapes and bits,
 and names the first difference.
@@ -119,9 +120,13 @@ def strict_load(path: str) -> tuple[dict[str, torch.Tensor], str, int]:
     return tensors, description, sum(p.numel() for p in model.parameters())
 
 
+def dtype_name(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
 def first_difference(a: torch.Tensor, b: torch.Tensor) -> str | None:
     if a.dtype != b.dtype:
-        return f"dtype {a.dtype} vs {b.dtype}"
+        return f"dtype {dtype_name(a)} vs {dtype_name(b)}"
     if a.shape != b.shape:
         return f"shape {list(a.shape)} vs {list(b.shape)}"
     bytes_a = a.contiguous().reshape(-1).view(torch.uint8).reshape(a.numel(), -1)
@@ -132,7 +137,7 @@ def first_difference(a: torch.Tensor, b: torch.Tensor) -> str | None:
     flat = int(differs.nonzero()[0])
     index = list(torch.unravel_index(torch.tensor(flat), a.shape)) if a.dim() else []
     where = "[" + ", ".join(str(int(i)) for i in index) + "]"
-    return (f"at {where}: {a.reshape(-1)[flat].item()!r} vs {b.reshape(-1)[flat].item()!r} "
+    return (f"element {where} is {a.reshape(-1)[flat].item()!r} vs {b.reshape(-1)[flat].item()!r} "
             f"({int(differs.sum())} of {a.numel()} elements differ)")
 
 
@@ -149,7 +154,7 @@ def compare(tensors: dict[str, torch.Tensor], other_path: str) -> int:
     for key in sorted(tensors):
         difference = first_difference(tensors[key], other[key])
         if difference:
-            raise CheckFailed(f"{key} differs from {other_path} {difference}")
+            raise CheckFailed(f"{key} differs from {other_path}: {difference}")
     return len(tensors)
 
 
@@ -160,10 +165,13 @@ def main() -> int:
     args = parser.parse_args()
     try:
         tensors, description, count = strict_load(args.model)
+        dtypes = sorted({dtype_name(t) for t in tensors.values()})
         line = f"OK: {description}, {count} parameters"
+        if dtypes != ["float32"]:
+            line += f" (stored as {', '.join(dtypes)})"
         if args.compare:
             line += f"; bit-identical to {args.compare} ({compare(tensors, args.compare)} tensors)"
-    except CheckFailed as error:
+    except Exception as error:  # CheckFailed, or anything a malformed file provokes
         print(f"FAILED: {args.model}: {error}")
         return 1
     print(line)
