@@ -95,7 +95,7 @@ final class RecurrentSequence: FusedFunction {
     }
 
     private func forward(x: [Float], h0: [Float], c0: [Float]?, weights: Weights) -> [Float] {
-        let (T, B, I, H, Ho) = (steps, batch, inputSize, hidden, outSize)
+        let (T, B, H, Ho) = (steps, batch, hidden, outSize)
         let GH = cell.gateCount * H, width = cell.cacheWidth * H
         var output = [Float](repeating: 0, count: T * B * Ho)
         // gx = x Wᵢₕᵀ + bᵢₕ: [T·B, G·H], for all steps at once.
