@@ -1,5 +1,5 @@
 // x86-64 micro-kernels with per-function target attributes: AVX-512 (12×32 tile: 24 zmm
-// accumulators) and AVX2+FMA (6×16 tile: 12 ymm accumulators).
+// accumulators, plus a 4-panel tile for 1–3 rows) and AVX2+FMA (6×16 tile: 12 ymm accumulators).
 #include "kernels.h"
 
 #if defined(__x86_64__)
@@ -21,24 +21,31 @@
 #define ROWS_12(X) ROWS_11(X) X(11)
 
 // ---- AVX-512: MR = 12, NR = 32 (24 zmm accumulators, 2 for B, 1 broadcast) -------------------
+//
+// Two variants of the 12×32 tile: A packed ([kc][12], contiguous broadcasts) or read in place
+// (row r at a + r·lda, for a few rows of a row-major operand: no packing pass).
 
 __attribute__((target("avx512f"), always_inline)) static inline void
-store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta) {
+store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, const float *bias) {
     if (beta) {
         v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), v0);
         v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), v1);
+    } else if (bias) {
+        v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, bias), v0);
+        v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, bias + 16), v1);
     }
     _mm512_mask_storeu_ps(cr, m0, v0);
     _mm512_mask_storeu_ps(cr + 16, m1, v1);
 }
 
 #define DECL512(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps();
-#define FMA512(r) { const __m512 av = _mm512_set1_ps(a[p * 12 + r]); \
+#define FMA512(r) { const __m512 av = _mm512_set1_ps(A_AT(r)); \
                     c##r##a = _mm512_fmadd_ps(av, b0, c##r##a); c##r##b = _mm512_fmadd_ps(av, b1, c##r##b); }
-#define STORE512(r) store512(c + r * ldc, c##r##a, c##r##b, m0, m1, beta);
-#define KERNEL512(R) \
-    __attribute__((target("avx512f"))) static void tile512_##R(long kc, const float *a, const float *b, float *c, \
-                                                               long ldc, int jlo, int jhi, int beta) { \
+#define STORE512(r) store512(c + r * ldc, c##r##a, c##r##b, m0, m1, beta, bias);
+#define KERNEL512(NAME, R) \
+    __attribute__((target("avx512f"))) static void NAME##_##R(long kc, const float *a, long lda, const float *b, float *c, \
+                                                             long ldc, int jlo, int jhi, int beta, const float *bias) { \
+        (void)lda; \
         ROWS_##R(DECL512) \
         for (long p = 0; p < kc; p++) { \
             const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16); \
@@ -49,22 +56,80 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta) 
         const __mmask16 m0 = (__mmask16)(full & 0xFFFF), m1 = (__mmask16)(full >> 16); \
         ROWS_##R(STORE512) \
     }
-KERNEL512(1) KERNEL512(2) KERNEL512(3) KERNEL512(4) KERNEL512(5) KERNEL512(6)
-KERNEL512(7) KERNEL512(8) KERNEL512(9) KERNEL512(10) KERNEL512(11) KERNEL512(12)
+#define A_AT(r) a[p * 12 + r]
+KERNEL512(packed512, 1) KERNEL512(packed512, 2) KERNEL512(packed512, 3) KERNEL512(packed512, 4)
+KERNEL512(packed512, 5) KERNEL512(packed512, 6) KERNEL512(packed512, 7) KERNEL512(packed512, 8)
+KERNEL512(packed512, 9) KERNEL512(packed512, 10) KERNEL512(packed512, 11) KERNEL512(packed512, 12)
+#undef A_AT
+#define A_AT(r) a[r * lda + p]
+KERNEL512(direct512, 1) KERNEL512(direct512, 2) KERNEL512(direct512, 3)
+#undef A_AT
 
-static void tile_avx512(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta) {
-    typedef void (*fn)(long, const float *, const float *, float *, long, int, int, int);
-    static const fn by_rows[13] = {0, tile512_1, tile512_2, tile512_3, tile512_4, tile512_5, tile512_6,
-                                   tile512_7, tile512_8, tile512_9, tile512_10, tile512_11, tile512_12};
-    by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta);
+typedef void (*tile512_fn)(long, const float *, long, const float *, float *, long, int, int, int, const float *);
+
+static void tile_avx512(long kc, const float *a, long lda, int packed, const float *b, float *c, long ldc, int rows,
+                        int jlo, int jhi, int beta, const float *bias) {
+    static const tile512_fn by_rows_packed[13] = {
+        0, packed512_1, packed512_2, packed512_3, packed512_4, packed512_5, packed512_6,
+        packed512_7, packed512_8, packed512_9, packed512_10, packed512_11, packed512_12};
+    static const tile512_fn by_rows_direct[4] = {0, direct512_1, direct512_2, direct512_3};  // rows ≤ wide_rows
+    (packed ? by_rows_packed : by_rows_direct)[rows](kc, a, lda, b, c, ldc, jlo, jhi, beta, bias);
 }
 
-const rk_kernel rk_kernel_avx512 = {12, 32, 96, tile_avx512};
+// Few rows (a batch of 1 to 3): four 32-column panels at once, so that 8 to 24 independent
+// accumulators hide the latency of the fused multiply-adds; A is read in place. Every column
+// is still summed in the order p = 0, 1, …, so the result equals the 12×32 tile's bit for bit.
+#define DECLW(r) __m512 w##r##0 = _mm512_setzero_ps(), w##r##1 = _mm512_setzero_ps(), w##r##2 = _mm512_setzero_ps(), \
+                        w##r##3 = _mm512_setzero_ps(), w##r##4 = _mm512_setzero_ps(), w##r##5 = _mm512_setzero_ps(), \
+                        w##r##6 = _mm512_setzero_ps(), w##r##7 = _mm512_setzero_ps();
+#define FMAW(r) { const __m512 av = _mm512_set1_ps(a[r * lda + p]); \
+                  w##r##0 = _mm512_fmadd_ps(av, b0, w##r##0); w##r##1 = _mm512_fmadd_ps(av, b1, w##r##1); \
+                  w##r##2 = _mm512_fmadd_ps(av, b2, w##r##2); w##r##3 = _mm512_fmadd_ps(av, b3, w##r##3); \
+                  w##r##4 = _mm512_fmadd_ps(av, b4, w##r##4); w##r##5 = _mm512_fmadd_ps(av, b5, w##r##5); \
+                  w##r##6 = _mm512_fmadd_ps(av, b6, w##r##6); w##r##7 = _mm512_fmadd_ps(av, b7, w##r##7); }
+#define STOREW(r) { float *cr = c + r * ldc; \
+                    store512(cr, w##r##0, w##r##1, all, all, beta, bias); \
+                    store512(cr + 32, w##r##2, w##r##3, all, all, beta, bias ? bias + 32 : 0); \
+                    store512(cr + 64, w##r##4, w##r##5, all, all, beta, bias ? bias + 64 : 0); \
+                    store512(cr + 96, w##r##6, w##r##7, all, all, beta, bias ? bias + 96 : 0); }
+#define WIDE512(R) \
+    __attribute__((target("avx512f"))) static void wide512_##R(long kc, const float *a, long lda, const float *b, \
+                                                              long panel, float *c, long ldc, int beta, const float *bias) { \
+        ROWS_##R(DECLW) \
+        const float *q0 = b, *q1 = b + panel, *q2 = b + 2 * panel, *q3 = b + 3 * panel; \
+        for (long p = 0; p < kc; p++) { \
+            const __m512 b0 = _mm512_load_ps(q0 + p * 32), b1 = _mm512_load_ps(q0 + p * 32 + 16); \
+            const __m512 b2 = _mm512_load_ps(q1 + p * 32), b3 = _mm512_load_ps(q1 + p * 32 + 16); \
+            const __m512 b4 = _mm512_load_ps(q2 + p * 32), b5 = _mm512_load_ps(q2 + p * 32 + 16); \
+            const __m512 b6 = _mm512_load_ps(q3 + p * 32), b7 = _mm512_load_ps(q3 + p * 32 + 16); \
+            ROWS_##R(FMAW) \
+        } \
+        const __mmask16 all = 0xFFFF; \
+        ROWS_##R(STOREW) \
+    }
+WIDE512(1) WIDE512(2) WIDE512(3)
+
+static void wide_avx512(long kc, const float *a, long lda, const float *b, long panel, float *c, long ldc, int rows,
+                        int beta, const float *bias) {
+    switch (rows) {
+    case 1: wide512_1(kc, a, lda, b, panel, c, ldc, beta, bias); return;
+    case 2: wide512_2(kc, a, lda, b, panel, c, ldc, beta, bias); return;
+    default: wide512_3(kc, a, lda, b, panel, c, ldc, beta, bias); return;
+    }
+}
+
+const rk_kernel rk_kernel_avx512 = {12, 32, 96, 1, tile_avx512, 3, wide_avx512};
 
 // ---- AVX2 + FMA: MR = 6, NR = 16 (12 ymm accumulators) ---------------------------------------
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta) {
+store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta, const float *bias) {
+    if (!beta && bias) {
+        float b[16] = {0};
+        for (int j = jlo; j < jhi; j++) b[j] = bias[j];
+        v0 = _mm256_add_ps(_mm256_loadu_ps(b), v0);
+        v1 = _mm256_add_ps(_mm256_loadu_ps(b + 8), v1);
+    }
     if (jlo == 0 && jhi == 16) {
         if (beta) {
             v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0);
@@ -83,10 +148,10 @@ store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta) {
 #define DECL256(r) __m256 c##r##a = _mm256_setzero_ps(), c##r##b = _mm256_setzero_ps();
 #define FMA256(r) { const __m256 av = _mm256_broadcast_ss(a + p * 6 + r); \
                     c##r##a = _mm256_fmadd_ps(av, b0, c##r##a); c##r##b = _mm256_fmadd_ps(av, b1, c##r##b); }
-#define STORE256(r) store256(c + r * ldc, c##r##a, c##r##b, jlo, jhi, beta);
+#define STORE256(r) store256(c + r * ldc, c##r##a, c##r##b, jlo, jhi, beta, bias);
 #define KERNEL256(R) \
     __attribute__((target("avx2,fma"))) static void tile256_##R(long kc, const float *a, const float *b, float *c, \
-                                                                long ldc, int jlo, int jhi, int beta) { \
+                                                                long ldc, int jlo, int jhi, int beta, const float *bias) { \
         ROWS_##R(DECL256) \
         for (long p = 0; p < kc; p++) { \
             const __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8); \
@@ -96,12 +161,14 @@ store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta) {
     }
 KERNEL256(1) KERNEL256(2) KERNEL256(3) KERNEL256(4) KERNEL256(5) KERNEL256(6)
 
-static void tile_avx2(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta) {
-    typedef void (*fn)(long, const float *, const float *, float *, long, int, int, int);
+static void tile_avx2(long kc, const float *a, long lda, int packed, const float *b, float *c, long ldc, int rows,
+                      int jlo, int jhi, int beta, const float *bias) {
+    typedef void (*fn)(long, const float *, const float *, float *, long, int, int, int, const float *);
     static const fn by_rows[7] = {0, tile256_1, tile256_2, tile256_3, tile256_4, tile256_5, tile256_6};
-    by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta);
+    (void)lda; (void)packed;  // A always packed
+    by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias);
 }
 
-const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2};
+const rk_kernel rk_kernel_avx2 = {6, 16, 96, 0, tile_avx2, 0, 0};
 
 #endif

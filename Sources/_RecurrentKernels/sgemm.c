@@ -112,19 +112,25 @@ static float *scratch_buffer(size_t count) {
 }
 
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate) {
+                     long n0, long n1, int accumulate, const float *bias) {
     if (n1 > pb->n) n1 = pb->n;
     if (m <= 0 || n0 >= n1) return;
     if (pb->k == 0) {
-        if (!accumulate) for (long i = 0; i < m; i++) memset(c + i * ldc + n0, 0, (size_t)(n1 - n0) * sizeof(float));
+        for (long i = 0; i < m && !accumulate; i++) {
+            for (long j = n0; j < n1; j++) c[i * ldc + j] = bias ? bias[j] : 0.0f;
+        }
         return;
     }
     const rk_kernel *kern = kernel_for(pb->isa);
     const int mr = kern->mr, nr = pb->nr;
     const long mc_max = kern->mc;
     const long width = pb->panels * nr;
-    float *packed_a = scratch_buffer((size_t)((mc_max + mr) * KC));
-    if (!packed_a) abort();
+    // A few rows of a row-major operand (a batch of 1 to 3) are read in place by the kernels that
+    // can; otherwise A is packed per block (faster for many rows: contiguous broadcasts, no
+    // cache-set conflicts between rows).
+    const int direct = kern->direct && !trans_a && m <= kern->wide_rows;
+    float *packed_a = direct ? NULL : scratch_buffer((size_t)((mc_max + mr) * KC));
+    if (!direct && !packed_a) abort();
     const long p0 = n0 / nr, p1 = (n1 + nr - 1) / nr;
     for (long k0 = 0; k0 < pb->k; k0 += KC) {
         const long kc = min_l(KC, pb->k - k0);
@@ -133,7 +139,7 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
         for (long i0 = 0; i0 < m; i0 += mc_max) {
             const long mc = min_l(mc_max, m - i0);
             // Pack A[i0 : i0+mc, k0 : k0+kc] into MR-row panels: [panel][kc][mr], zero-padded.
-            for (long ir = 0; ir < mc; ir += mr) {
+            for (long ir = 0; ir < mc && !direct; ir += mr) {
                 float *dst = packed_a + ir * kc;
                 const int rows = (int)min_l(mr, mc - ir);
                 for (long kk = 0; kk < kc; kk++) {
@@ -146,14 +152,31 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                     for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0.0f;
                 }
             }
-            for (long p = p0; p < p1; p++) {
+            long p = p0;
+            if (direct) {
+                // Few rows: whole groups of four panels inside [n0, n1) through the wide kernel.
+                if (p * nr < n0) p++;  // a partial first panel goes to the tile kernel below
+                for (; (p + 4) * nr <= n1; p += 4) {
+                    const long col0 = p * nr;
+                    kern->wide(kc, a + i0 * lda + k0, lda, bblock + p * kc * nr, kc * nr, c + i0 * ldc + col0, ldc,
+                               (int)mc, beta, !beta && bias ? bias + col0 : NULL);
+                }
+                if (p0 * nr < n0) {  // the partial first panel
+                    const long col0 = p0 * nr;
+                    kern->tile(kc, a + i0 * lda + k0, lda, 0, bblock + p0 * kc * nr, c + i0 * ldc + col0, ldc, (int)mc,
+                               (int)(n0 - col0), (int)min_l(nr, n1 - col0), beta, !beta && bias ? bias + col0 : NULL);
+                }
+            }
+            for (; p < p1; p++) {
                 const long col0 = p * nr;
                 const int jlo = (int)(n0 > col0 ? n0 - col0 : 0);
                 const int jhi = (int)(n1 < col0 + nr ? n1 - col0 : nr);
                 const float *bpanel = bblock + p * kc * nr;
                 for (long ir = 0; ir < mc; ir += mr) {
                     const int rows = (int)min_l(mr, mc - ir);
-                    kern->tile(kc, packed_a + ir * kc, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta);
+                    const float *ap = direct ? a + (i0 + ir) * lda + k0 : packed_a + ir * kc;
+                    kern->tile(kc, ap, lda, !direct, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
+                               !beta && bias ? bias + col0 : NULL);
                 }
             }
         }
@@ -165,6 +188,6 @@ void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long
     if (m <= 0 || n <= 0) return;
     rk_packed_b *pb = rk_pack_b(b, k, n, ldb, 0, isa);
     if (!pb) abort();
-    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate);
+    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate, NULL);
     rk_packed_b_free(pb);
 }

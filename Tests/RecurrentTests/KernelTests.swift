@@ -51,20 +51,30 @@ import Testing
         Kernels.$instructionSet.withValue(isa) { packedColumnRanges() }
     }
 
+    /// Column ranges of a packed operand, with and without a bias, for a few rows (the in-place,
+    /// four-panel kernel for 1–3 rows: whole groups, a partial first panel, leftovers) and more.
     func packedColumnRanges() {
         let isa = Kernels.instructionSet
-        let (m, n, k) = (3, 97, 40)
-        let a = testValues(m * k, seed: 1), b = testValues(n * k, seed: 2)
-        let full = exact(a, b, m: m, n: n, k: k, ta: false, tb: true).map { Float($0) }
-        for columns in [0..<97, 5..<6, 13..<70, 31..<33, 64..<97, 96..<97] {
-            var c = [Float](repeating: 42, count: m * n)
-            c.withMutablePointer { c in a.withPointer { a in b.withPointer { b in
-                PackedMatrix(b, k: k, n: n, transposed: true).multiply(into: c, ldc: n, a, lda: k, m: m, columns: columns, accumulate: false)
-            } } }
-            for i in 0..<m {
-                for j in 0..<n {
-                    let want = columns.contains(j) ? full[i * n + j] : 42
-                    #expect(abs(c[i * n + j] - want) <= 1e-5, "\(isa) columns \(columns): c[\(i), \(j)] = \(c[i * n + j]), expected \(want)")
+        let (n, k) = (297, 40)
+        let b = testValues(n * k, seed: 2), bias = testValues(n, seed: 3)
+        for m in [1, 2, 3, 5, 13] {
+            let a = testValues(m * k, seed: UInt64(m))
+            let full = exact(a, b, m: m, n: n, k: k, ta: false, tb: true).map { Float($0) }
+            for columns in [0..<297, 5..<6, 13..<70, 31..<33, 16..<272, 32..<160, 64..<297, 296..<297] {
+                for withBias in [false, true] {
+                    var c = [Float](repeating: 42, count: m * n)
+                    c.withMutablePointer { c in a.withPointer { a in b.withPointer { b in bias.withPointer { bias in
+                        PackedMatrix(b, k: k, n: n, transposed: true).multiply(
+                            into: c, ldc: n, a, lda: k, m: m, columns: columns, accumulate: false, bias: withBias ? bias : nil)
+                    } } } }
+                    var worst: Float = 0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            let want = columns.contains(j) ? full[i * n + j] + (withBias ? bias[j] : 0) : 42
+                            worst = max(worst, abs(c[i * n + j] - want))
+                        }
+                    }
+                    #expect(worst <= 1e-5, "\(isa) m=\(m) columns \(columns) bias \(withBias): max error \(worst)")
                 }
             }
         }

@@ -100,9 +100,10 @@ final class PackedMatrix: @unchecked Sendable {
     deinit { if let packed { rk_packed_b_free(packed) } }
 
     /// `c[:, columns] (+)= op(a) · b[:, columns]`, with `a` `[M, K]` rows `lda` apart (or `[K, M]`
-    /// when `transposeA`) and `c` rows `ldc` apart (`c` points at column 0).
+    /// when `transposeA`) and `c` rows `ldc` apart (`c` points at column 0). Unless `accumulate`,
+    /// `bias[columns]` (`bias`: `[N]`) is added to every row of the product.
     func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
-                  m: Int, columns: Range<Int>, accumulate: Bool) {
+                  m: Int, columns: Range<Int>, accumulate: Bool, bias: UnsafePointer<Float>? = nil) {
         if m == 0 || columns.isEmpty { return }
         switch backend {
         case .reference:
@@ -112,11 +113,12 @@ final class PackedMatrix: @unchecked Sendable {
                     for p in 0..<k {
                         s += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposed ? source[j * k + p] : source[p * n + j])
                     }
-                    c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s
+                    c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s + (bias?[j] ?? 0)
                 }
             }
         case .optimized:
-            rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound, accumulate ? 1 : 0)
+            rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
+                            accumulate ? 1 : 0, bias)
         }
     }
 }
@@ -139,20 +141,24 @@ extension Tensor {
 }
 
 extension PackedMatrix {
-    /// `a · b` for `a` `[rows, K]`, with the rows split over the worker pool when large.
-    func product(_ a: [Float], rows m: Int) -> [Float] {
-        var c = [Float](repeating: 0, count: m * n)
+    /// `a · b (+ bias)` for `a` `[rows, K]` and `bias` `[N]`, with the rows split over the worker
+    /// pool when large.
+    func product(_ a: [Float], rows m: Int, bias: [Float]? = nil) -> [Float] {
         let large = m >= 16 && m * n * k >= 1 << 18
-        c.withMutablePointer { pc in
+        return [Float](unsafeUninitializedCapacity: m * n) { buffer, count in
+            let pc = buffer.baseAddress!
             a.withPointer { pa in
-                WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
-                    let rows = partition(m, part, parts)
-                    multiply(into: pc + rows.lowerBound * n, ldc: n, pa + rows.lowerBound * k, lda: k, m: rows.count,
-                             columns: 0..<n, accumulate: false)
+                (bias ?? []).withPointer { pb in
+                    let pb = bias == nil ? nil : pb
+                    WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
+                        let rows = partition(m, part, parts)
+                        multiply(into: pc + rows.lowerBound * n, ldc: n, pa + rows.lowerBound * k, lda: k, m: rows.count,
+                                 columns: 0..<n, accumulate: false, bias: pb)
+                    }
                 }
             }
+            count = m * n
         }
-        return c
     }
 }
 

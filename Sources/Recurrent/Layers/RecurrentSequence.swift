@@ -3,7 +3,7 @@
 ///
 /// Forward (`x: [T, B, I]`, `G·H` gate rows, `Hₒ` = `P` with a projection, else `H`):
 ///
-///     gx = x Wᵢₕᵀ + bᵢₕ                    [T·B, G·H]   one product before the loop
+///     gx = x Wᵢₕᵀ + bᵢₕ                    [T·B, G·H]   one product per chunk of steps
 ///     for each step s (time t = s, or T-1-s in reverse):
 ///         gh = hₛ Wₕₕᵀ + bₕₕ                [B, G·H]
 ///         m, c = cell.step(gx[t], gh, hₛ, cₛ)  [B, H]
@@ -49,10 +49,11 @@ final class RecurrentSequence: FusedFunction {
         hasProjection = weights.projection != nil
         self.keepsHistory = keepsHistory
         let (states, steps) = keepsHistory ? (steps + 1, steps) : (2, 1)
-        hs = Array(repeating: 0, count: states * batch * outSize)
-        cs = cell.hasCellState ? Array(repeating: 0, count: states * batch * hidden) : []
-        ms = hasProjection ? Array(repeating: 0, count: steps * batch * hidden) : []
-        cache = Array(repeating: 0, count: steps * batch * cell.cacheWidth * hidden)
+        // Every element is written before it is read (state 0 from h0/c0, the rest by the steps).
+        hs = .uninitialized(states * batch * outSize)
+        cs = cell.hasCellState ? .uninitialized(states * batch * hidden) : []
+        ms = hasProjection ? .uninitialized(steps * batch * hidden) : []
+        cache = .uninitialized(steps * batch * cell.cacheWidth * hidden)
     }
 
     private func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
@@ -97,43 +98,60 @@ final class RecurrentSequence: FusedFunction {
     private func forward(x: [Float], h0: [Float], c0: [Float]?, weights: Weights) -> [Float] {
         let (T, B, H, Ho) = (steps, batch, hidden, outSize)
         let GH = cell.gateCount * H, width = cell.cacheWidth * H
-        var output = [Float](repeating: 0, count: T * B * Ho)
-        // gx = x Wᵢₕᵀ + bᵢₕ: [T·B, G·H], for all steps at once.
-        var gx = weights.inputWeight.packedMatrix(transposed: true).product(x, rows: T * B)
-        // Both biases of the folded gates go into gx once; only the rest of bₕₕ is added per step.
+        var output = [Float].uninitialized(T * B * Ho)
+        // Both biases of the folded gates go into gx once; only the rest of bₕₕ is added per step
+        // (each in the epilogue of its product).
         let folded = cell.foldedBiasGates * H
-        var hiddenBias = weights.hiddenBias?.scalars
-        if let bi = weights.inputBias?.scalars, let bh = hiddenBias {
-            addRowBias(&gx, (0..<GH).map { $0 < folded ? bi[$0] + bh[$0] : bi[$0] })
-            hiddenBias = folded < GH ? (0..<GH).map { $0 < folded ? 0 : bh[$0] } : nil
+        var inputBias: [Float]? = nil, stepBias: [Float]? = nil
+        if let bi = weights.inputBias?.scalars, let bh = weights.hiddenBias?.scalars {
+            inputBias = (0..<GH).map { $0 < folded ? bi[$0] + bh[$0] : bi[$0] }
+            stepBias = folded < GH ? (0..<GH).map { $0 < folded ? 0 : bh[$0] } : nil
         }
-        var gh = [Float](repeating: 0, count: B * GH)
+        // gx = x Wᵢₕᵀ + bᵢₕ, a chunk of steps at a time (about 128 rows: the chunk stays in cache
+        // until its steps read it, instead of a [T·B, G·H] array going out to memory and back).
+        let chunk = max(1, min(T, 128 / B))
+        var gx = [Float].uninitialized(chunk * B * GH)   // [chunk, B, G·H], by time within the chunk
+        var gh = [Float].uninitialized(B * GH)
+        /// The chunk that step `s` belongs to: its first step, its earliest time, and its length.
+        func chunkOf(_ s: Int) -> (s0: Int, t0: Int, count: Int) {
+            let s0 = s - s % chunk, count = min(chunk, T - s0)
+            return (s0, reverse ? T - s0 - count : s0, count)
+        }
 
         for (i, v) in h0.enumerated() { hs[i] = v }
         if let c0 { for (i, v) in c0.enumerated() { cs[i] = v } }
         hs.withMutablePointer { hs in cs.withMutablePointer { cs in ms.withMutablePointer { ms in
-        cache.withMutablePointer { cache in gx.withPointer { gx in gh.withMutablePointer { gh in
-        output.withMutablePointer { out in
-            // The weights, packed once for all steps: Wₕₕᵀ as [Hₒ, G·H] and Wₕᵣᵀ as [H, P].
+        cache.withMutablePointer { cache in gx.withMutablePointer { gx in gh.withMutablePointer { gh in
+        output.withMutablePointer { out in (stepBias ?? []).withPointer { stepBiasPointer in
+        (inputBias ?? []).withPointer { inputBiasPointer in x.withPointer { x in
+            let hiddenBias = stepBias == nil ? nil : stepBiasPointer  // [G·H], zero in the folded gates
+            let inputBias = inputBias == nil ? nil : inputBiasPointer
+            // The weights, packed once for all steps: Wᵢₕᵀ as [I, G·H], Wₕₕᵀ as [Hₒ, G·H], Wₕᵣᵀ as [H, P].
+            let input = weights.inputWeight.packedMatrix(transposed: true)
             let recurrent = weights.hiddenWeight.packedMatrix(transposed: true)
             let projector = weights.projection?.packedMatrix(transposed: true)
             let splitUnits = useUnitSplit
             for s in 0..<T {
                 let t = time(s)
+                let (s0, t0, count) = chunkOf(s)
+                let gxNow = gx + (t - t0) * B * GH  // gx[t]: [B, G·H]
                 if splitUnits {
-                    // Few rows: split the hidden units instead; each thread keeps its columns of Wₕₕᵀ hot.
+                    // Few rows: split the hidden units instead; each thread keeps its columns of the weights hot.
                     WorkerPool.shared.run(upTo: Int.max) { part, parts in
                         let units = unitPartition(H, part, parts)
                         let hPrev = hs + state(s) * B * Ho, hNext = hs + state(s + 1) * B * Ho
-                        for g in 0..<cell.gateCount {  // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
+                        for g in 0..<cell.gateCount {
                             let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
-                            recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false)
-                            if let hiddenBias, g * H >= folded {
-                                for b in 0..<B { for j in units { gh[b * GH + g * H + j] += hiddenBias[g * H + j] } }
+                            if s == s0 {  // gx[chunk][:, g·H + units] = x[chunk] Wᵢₕᵀ[:, g·H + units] + bᵢₕ
+                                input.multiply(into: gx, ldc: GH, x + t0 * B * inputSize, lda: inputSize, m: count * B,
+                                               columns: columns, accumulate: false, bias: inputBias)
                             }
+                            // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
+                            recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false,
+                                               bias: hiddenBias)
                         }
                         cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
-                                  gx: gx + t * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
+                                  gx: gxNow, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
                                   batch: B, hidden: H, units: units)
                         for b in 0..<B { for j in units { out[(t * B + b) * Ho + j] = hNext[b * Ho + j] } }
                     }
@@ -143,23 +161,28 @@ final class RecurrentSequence: FusedFunction {
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
                     let (b0, nb) = (rows.lowerBound, rows.count)
+                    if s == s0 {  // gx[chunk] = x[chunk] Wᵢₕᵀ + bᵢₕ for these rows: [count, nb, G·H]
+                        for i in 0..<(nb == B ? 1 : count) {  // all rows of the chunk are contiguous in x when nb = B
+                            input.multiply(into: gx + (i * B + b0) * GH, ldc: GH, x + ((t0 + i) * B + b0) * inputSize,
+                                           lda: inputSize, m: nb == B ? count * B : nb, columns: 0..<GH, accumulate: false,
+                                           bias: inputBias)
+                        }
+                    }
                     let hPrev = hs + (state(s) * B + b0) * Ho, hNext = hs + (state(s + 1) * B + b0) * Ho
                     let ghRows = gh + b0 * GH
-                    // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H]
-                    recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false)
-                    if let hiddenBias {  // only the unfolded gates (the GRU's n) are non-zero here
-                        for b in 0..<nb { for j in folded..<GH { ghRows[b * GH + j] += hiddenBias[j] } }
-                    }
+                    // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H] (bₕₕ only in the unfolded gates, the GRU's n)
+                    recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false,
+                                       bias: hiddenBias)
                     let m = hasProjection ? ms + (slot(s) * B + b0) * H : hNext
                     cell.step(h: m, c: cell.hasCellState ? cs + (state(s + 1) * B + b0) * H : nil,
-                              cache: cache + (slot(s) * B + b0) * width, gx: gx + (t * B + b0) * GH, gh: ghRows, hPrev: hPrev,
+                              cache: cache + (slot(s) * B + b0) * width, gx: gxNow + b0 * GH, gh: ghRows, hPrev: hPrev,
                               cPrev: cell.hasCellState ? cs + (state(s) * B + b0) * H : nil, batch: nb, hidden: H, units: 0..<H)
                     // h = m Wₕᵣᵀ
                     projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
                     (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
                 }
             }
-        } } } } } } }
+        } } } } } } } } } }
         return output
     }
 
@@ -261,19 +284,6 @@ final class RecurrentSequence: FusedFunction {
 func unitPartition(_ count: Int, _ i: Int, _ n: Int) -> Range<Int> {
     func boundary(_ k: Int) -> Int { k == n ? count : min(count, (count * k / n) / 16 * 16) }
     return boundary(i)..<boundary(i + 1)
-}
-
-/// Adds `bias` `[N]` to every row of `rows` `[R, N]`.
-func addRowBias(_ rows: inout [Float], _ bias: [Float]) {
-    let count = rows.count / max(bias.count, 1)
-    rows.withMutablePointer { addRowBias($0, bias, rows: count) }
-}
-
-func addRowBias(_ rows: UnsafeMutablePointer<Float>, _ bias: [Float], rows count: Int) {
-    let n = bias.count
-    bias.withPointer { b in
-        for r in 0..<count { for j in 0..<n { rows[r * n + j] += b[j] } }
-    }
 }
 
 /// Σ over rows of a `[R, columns]` matrix.

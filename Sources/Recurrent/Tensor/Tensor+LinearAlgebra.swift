@@ -7,6 +7,11 @@ extension Array where Element == Float {
         withUnsafeBufferPointer { body($0.baseAddress ?? UnsafePointer(bitPattern: 8)!) }
     }
 
+    /// `count` floats left uninitialized, for buffers the caller fills completely before reading.
+    static func uninitialized(_ count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     /// Calls `body` with a mutable pointer to the elements.
     @inline(__always)
     mutating func withMutablePointer<R>(_ body: (UnsafeMutablePointer<Float>) -> R) -> R {
@@ -16,7 +21,7 @@ extension Array where Element == Float {
 
 /// `op(a) · op(b)` for scalars of row-major matrices.
 func gemm(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false) -> [Float] {
-    var c = [Float](repeating: 0, count: m * n)
+    var c = [Float].uninitialized(m * n)  // every element is written by the product
     c.withMutablePointer { pc in
         a.withPointer { pa in
             b.withPointer { pb in

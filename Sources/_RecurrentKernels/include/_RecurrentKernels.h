@@ -24,9 +24,10 @@ rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk
 void rk_packed_b_free(rk_packed_b *pb);
 
 /// c[:, n0:n1] (+)= op(a) · b[:, n0:n1] with `a` `[M, K]` (row stride lda), or `[K, M]` (row
-/// stride lda) when `trans_a`; `c` has row stride ldc. Overwrites c unless `accumulate`.
+/// stride lda) when `trans_a`; `c` has row stride ldc. Unless `accumulate`, c is overwritten with
+/// the product plus `bias[n0:n1]` added to every row (bias `[N]`, or NULL for none).
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate);
+                     long n0, long n1, int accumulate, const float *bias);
 
 /// c = a · b (or c += …) for row-major dense operands with row strides; a: [M, K], b: [K, N].
 void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
