@@ -96,9 +96,14 @@ import Testing
     }
 
     /// Whole layers, forward and backward, on every instruction set against the reference backend
-    /// (plain Swift loops and Foundation's functions).
+    /// (plain Swift loops and Foundation's functions). Batch 50 makes the input projection run in
+    /// chunks of 2 steps (about 128 rows each), in both directions.
     @Test(arguments: instructionSets, ["lstm", "gru", "rnn"])
     func layersMatchReferenceBackend(_ isa: InstructionSet, _ kind: String) throws {
+        for batch in [3, 50] { try layersMatchReferenceBackend(isa, kind, batch: batch) }
+    }
+
+    func layersMatchReferenceBackend(_ isa: InstructionSet, _ kind: String, batch: Int) throws {
         let layer: RecurrentLayer = withRandomSeed(3) {
             switch kind {
             case "lstm": LSTM(inputSize: 5, hiddenSize: 19, numLayers: 2, bidirectional: true)
@@ -106,7 +111,7 @@ import Testing
             default: RNN(inputSize: 5, hiddenSize: 19, numLayers: 2, bidirectional: true)
             }
         }
-        let x = testTensor([6, 3, 5], seed: 1)
+        let x = testTensor([7, batch, 5], seed: 1)
         func run() throws -> [[Float]] {
             layer.zeroGrad()
             x.zeroGrad()
@@ -117,7 +122,9 @@ import Testing
         let fast = try Kernels.$instructionSet.withValue(isa) { try run() }
         let reference = try Kernels.$backend.withValue(.reference) { try run() }
         for (k, (a, b)) in zip(fast, reference).enumerated() {
-            expectClose(a, b, rtol: 1e-5, atol: 1e-6, "\(kind) on \(isa): tensor \(k) (0 output, 1 input gradient, then parameters)")
+            // Gradients of weights and biases are sums over T·B rows; the float32 rounding of each
+            // term (different summation orders and activations in the two backends) grows like √B.
+            expectClose(a, b, rtol: 1e-5, atol: 1e-6 * Float(batch).squareRoot(), "\(kind) B=\(batch) on \(isa): tensor \(k) (0 output, 1 input gradient, then parameters)")
         }
     }
 }
@@ -126,7 +133,8 @@ import Testing
 /// single bit: every element is summed in the same order whatever the split.
 @Suite(.serialized) struct ThreadingTests {
     // Hidden sizes large enough for the unit split at batch 1 (4·512·512 multiply-adds per row).
-    @Test(arguments: [("lstm", 1), ("lstm", 16), ("gru", 1), ("gru", 9), ("rnn", 2), ("lstm_proj", 1)])
+    // Batch 40 splits rows and runs the input projection in chunks of 3 steps (7 = 3 + 3 + 1).
+    @Test(arguments: [("lstm", 1), ("lstm", 16), ("lstm", 40), ("gru", 1), ("gru", 9), ("gru", 40), ("rnn", 2), ("lstm_proj", 1)])
     func threadCountDoesNotChangeResults(_ kind: String, _ batch: Int) throws {
         func run(threads: Int) throws -> [[Float]] {
             Kernels.setThreadCount(threads)
@@ -139,7 +147,7 @@ import Testing
                 default: RNN(inputSize: 5, hiddenSize: 1100)
                 }
             }
-            let x = testTensor([3, batch, 5], seed: 2)
+            let x = testTensor([7, batch, 5], seed: 2)
             let y = try layer.sequenceOutput(x)
             weightedSum(y, seed: 3).backward()
             return [y.scalars, x.grad!.scalars] + layer.parameters.map { $0.grad!.scalars }

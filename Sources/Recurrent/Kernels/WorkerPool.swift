@@ -24,6 +24,8 @@ final class WorkerPool: @unchecked Sendable {
     /// mistake one generation's task for another's.
     private nonisolated(unsafe) var task: ((Int, Int) -> Void)?
     private nonisolated(unsafe) var participants = 1
+    /// The caller's kernel settings (task-local values), re-established on the workers.
+    private nonisolated(unsafe) var settings: (KernelBackend, InstructionSet) = (.optimized, .scalar)
 
     /// Set on the pool's own threads and during `run`, so nested calls run inline.
     private static let insideKey = ThreadLocalFlag()
@@ -42,6 +44,7 @@ final class WorkerPool: @unchecked Sendable {
             withoutActuallyEscaping(body) { escapable in
                 task = escapable
                 participants = n
+                settings = (Kernels.backend, Kernels.instructionSet)
                 remaining.store(workers.count, ordering: .sequentiallyConsistent)
                 generation.add(1, ordering: .sequentiallyConsistent)
                 for w in workers where w.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
@@ -86,8 +89,30 @@ final class WorkerPool: @unchecked Sendable {
                 spins = 0
             }
             seen += 1  // generations advance one at a time: the dispatcher waits for every worker
-            if index < participants, let task { task(index, participants) }
+            if index < participants, let task {
+                Kernels.$backend.withValue(settings.0) {
+                    Kernels.$instructionSet.withValue(settings.1) { task(index, participants) }
+                }
+            }
             remaining.subtract(1, ordering: .releasing)
+        }
+    }
+}
+
+/// A spin barrier for the participants of one ``WorkerPool/run(upTo:_:)`` that walk a sequence
+/// together (the persistent-RNN pattern: one dispatch per sequence, then one cheap barrier per
+/// time step instead of a fork-join per step).
+final class StepBarrier: @unchecked Sendable {
+    private let arrived = Atomic<Int>(0)
+
+    /// Waits until all `participants` have called this for the `crossing`-th time (1, 2, …).
+    func wait(participants: Int, crossing: Int) {
+        if participants <= 1 { return }
+        arrived.add(1, ordering: .acquiringAndReleasing)
+        var spins = 0
+        while arrived.load(ordering: .acquiring) < crossing * participants {
+            spins += 1
+            if spins > 20_000 { sched_yield() }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 /// One layer in one direction run over a whole sequence, as a single autograd operation with a
 /// hand-written backward through time. Written once for every ``RecurrentCell``.
 ///
@@ -56,6 +57,9 @@ final class RecurrentSequence: FusedFunction {
         cache = .uninitialized(steps * batch * cell.cacheWidth * hidden)
     }
 
+    /// About how many rows of the input projection are computed at once (all threads together).
+    static let chunkRows = Int(ProcessInfo.processInfo.environment["RK_CHUNK"] ?? "") ?? 256
+
     private func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
     /// Where the state after `s` steps lives in `hs` / `cs`.
     private func state(_ s: Int) -> Int { keepsHistory ? s : s & 1 }
@@ -68,7 +72,7 @@ final class RecurrentSequence: FusedFunction {
     /// not with a projection, whose product needs every unit of `m`.
     private var useUnitSplit: Bool {
         let threads = Kernels.threadCount.withLock { $0 }
-        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 20
+        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= (ProcessInfo.processInfo.environment["RK_UNITS"].flatMap { Int($0) } ?? 1 << 20)
     }
 
     /// Runs `cell` over `x` from `h0` (and `c0`).
@@ -109,8 +113,8 @@ final class RecurrentSequence: FusedFunction {
         }
         // gx = x Wᵢₕᵀ + bᵢₕ, a chunk of steps at a time (about 128 rows: the chunk stays in cache
         // until its steps read it, instead of a [T·B, G·H] array going out to memory and back).
-        let chunk = max(1, min(T, 128 / B))
-        var gx = [Float].uninitialized(chunk * B * GH)   // [chunk, B, G·H], by time within the chunk
+        let chunk = max(1, min(T, Self.chunkRows / B))
+        var gx = [Float].uninitialized(chunk * B * GH)   // per thread's rows b₀..<b₁: [chunk, b₁ - b₀, G·H] at b₀·chunk
         var gh = [Float].uninitialized(B * GH)
         /// The chunk that step `s` belongs to: its first step, its earliest time, and its length.
         func chunkOf(_ s: Int) -> (s0: Int, t0: Int, count: Int) {
@@ -130,56 +134,78 @@ final class RecurrentSequence: FusedFunction {
             let input = weights.inputWeight.packedMatrix(transposed: true)
             let recurrent = weights.hiddenWeight.packedMatrix(transposed: true)
             let projector = weights.projection?.packedMatrix(transposed: true)
-            let splitUnits = useUnitSplit
-            for s in 0..<T {
-                let t = time(s)
-                let (s0, t0, count) = chunkOf(s)
-                let gxNow = gx + (t - t0) * B * GH  // gx[t]: [B, G·H]
-                if splitUnits {
-                    // Few rows: split the hidden units instead; each thread keeps its columns of the weights hot.
-                    WorkerPool.shared.run(upTo: Int.max) { part, parts in
-                        let units = unitPartition(H, part, parts)
-                        let hPrev = hs + state(s) * B * Ho, hNext = hs + state(s + 1) * B * Ho
-                        for g in 0..<cell.gateCount {
-                            let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
-                            if s == s0 {  // gx[chunk][:, g·H + units] = x[chunk] Wᵢₕᵀ[:, g·H + units] + bᵢₕ
-                                input.multiply(into: gx, ldc: GH, x + t0 * B * inputSize, lda: inputSize, m: count * B,
-                                               columns: columns, accumulate: false, bias: inputBias)
-                            }
-                            // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
-                            recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false,
-                                               bias: hiddenBias)
+            /// Step `s` for `rows` of the batch (all hidden units): gx (first step of a chunk), gh, the
+            /// cell, the projection. `xRows` is this thread's scratch `[chunk, rows, I]` for gathering x.
+            func step(_ s: Int, rows: Range<Int>, xRows: UnsafeMutablePointer<Float>) {
+                let t = time(s), (s0, t0, count) = chunkOf(s)
+                let (b0, nb) = (rows.lowerBound, rows.count)
+                let gxRows = gx + b0 * chunk * GH  // this thread's [count, nb, G·H]
+                if s == s0 {  // gx[chunk] = x[chunk] Wᵢₕᵀ + bᵢₕ for these rows, as one product
+                    var a = x + t0 * B * inputSize  // all rows of the chunk are contiguous in x when nb = B
+                    if nb < B {
+                        for i in 0..<count {
+                            (xRows + i * nb * inputSize).update(from: x + ((t0 + i) * B + b0) * inputSize, count: nb * inputSize)
                         }
-                        cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
-                                  gx: gxNow, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
-                                  batch: B, hidden: H, units: units)
-                        for b in 0..<B { for j in units { out[(t * B + b) * Ho + j] = hNext[b * Ho + j] } }
+                        a = UnsafePointer(xRows)
                     }
-                    continue
+                    input.multiply(into: gxRows, ldc: GH, a, lda: inputSize, m: count * nb, columns: 0..<GH, accumulate: false,
+                                   bias: inputBias)
                 }
-                // Batch rows are independent within a step: split them over the worker pool.
+                let hPrev = hs + (state(s) * B + b0) * Ho, hNext = hs + (state(s + 1) * B + b0) * Ho
+                let ghRows = gh + b0 * GH
+                // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H] (bₕₕ only in the unfolded gates, the GRU's n)
+                recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false,
+                                   bias: hiddenBias)
+                let m = hasProjection ? ms + (slot(s) * B + b0) * H : hNext
+                cell.step(h: m, c: cell.hasCellState ? cs + (state(s + 1) * B + b0) * H : nil,
+                          cache: cache + (slot(s) * B + b0) * width, gx: gxRows + (t - t0) * nb * GH, gh: ghRows,
+                          hPrev: hPrev, cPrev: cell.hasCellState ? cs + (state(s) * B + b0) * H : nil,
+                          batch: nb, hidden: H, units: 0..<H)
+                // h = m Wₕᵣᵀ
+                projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
+                (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
+            }
+
+            /// Step `s` for some hidden `units` of every batch row.
+            func step(_ s: Int, units: Range<Int>) {
+                let t = time(s), (s0, t0, count) = chunkOf(s)
+                let hPrev = hs + state(s) * B * Ho, hNext = hs + state(s + 1) * B * Ho
+                for g in 0..<cell.gateCount {
+                    let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
+                    if s == s0 {  // gx[chunk][:, g·H + units] = x[chunk] Wᵢₕᵀ[:, g·H + units] + bᵢₕ
+                        input.multiply(into: gx, ldc: GH, x + t0 * B * inputSize, lda: inputSize, m: count * B,
+                                       columns: columns, accumulate: false, bias: inputBias)
+                    }
+                    // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
+                    recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false,
+                                       bias: hiddenBias)
+                }
+                cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
+                          gx: gx + (t - t0) * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
+                          batch: B, hidden: H, units: units)
+                for b in 0..<B { for j in units { out[(t * B + b) * Ho + j] = hNext[b * Ho + j] } }
+            }
+
+            // One dispatch for the whole sequence: each thread walks every step for its share.
+            if useUnitSplit {
+                // Few rows: split the hidden units; each thread keeps its columns of the weights in its
+                // own cache, and the threads meet once per step (every unit of hₛ₊₁ feeds every unit).
+                let barrier = StepBarrier()
+                WorkerPool.shared.run(upTo: Int.max) { part, parts in
+                    let units = unitPartition(H, part, parts)
+                    for s in 0..<T {
+                        step(s, units: units)
+                        barrier.wait(participants: parts, crossing: s + 1)
+                    }
+                }
+            } else {
+                // Batch rows are independent for the whole sequence: no barrier at all.
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
-                    let (b0, nb) = (rows.lowerBound, rows.count)
-                    if s == s0 {  // gx[chunk] = x[chunk] Wᵢₕᵀ + bᵢₕ for these rows: [count, nb, G·H]
-                        for i in 0..<(nb == B ? 1 : count) {  // all rows of the chunk are contiguous in x when nb = B
-                            input.multiply(into: gx + (i * B + b0) * GH, ldc: GH, x + ((t0 + i) * B + b0) * inputSize,
-                                           lda: inputSize, m: nb == B ? count * B : nb, columns: 0..<GH, accumulate: false,
-                                           bias: inputBias)
-                        }
+                    var xRows = [Float].uninitialized(parts > 1 ? chunk * rows.count * inputSize : 0)
+                    xRows.withMutablePointer { xRows in
+                        for s in 0..<T { step(s, rows: rows, xRows: xRows) }
                     }
-                    let hPrev = hs + (state(s) * B + b0) * Ho, hNext = hs + (state(s + 1) * B + b0) * Ho
-                    let ghRows = gh + b0 * GH
-                    // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H] (bₕₕ only in the unfolded gates, the GRU's n)
-                    recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false,
-                                       bias: hiddenBias)
-                    let m = hasProjection ? ms + (slot(s) * B + b0) * H : hNext
-                    cell.step(h: m, c: cell.hasCellState ? cs + (state(s + 1) * B + b0) * H : nil,
-                              cache: cache + (slot(s) * B + b0) * width, gx: gxNow + b0 * GH, gh: ghRows, hPrev: hPrev,
-                              cPrev: cell.hasCellState ? cs + (state(s) * B + b0) * H : nil, batch: nb, hidden: H, units: 0..<H)
-                    // h = m Wₕᵣᵀ
-                    projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
-                    (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
                 }
             }
         } } } } } } } } } }
@@ -211,14 +237,16 @@ final class RecurrentSequence: FusedFunction {
             // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
             let recurrent = inputs[weightIndex + 1].packedMatrix(transposed: false)
             let projector = hasProjection ? inputs.last!.packedMatrix(transposed: false) : nil
-            var dhCur = dhp, dhNext = dhPrevp
-            let splitUnits = useUnitSplit
-            for s in stride(from: T - 1, through: 0, by: -1) {
-                let t = time(s)
-                if splitUnits {
-                    let (dh, dhPrev) = (dhCur, dhNext)
-                    WorkerPool.shared.run(upTo: Int.max) { part, parts in
-                        let units = unitPartition(H, part, parts)
+            // The running ∂L/∂hₛ₊₁ alternates between the two buffers: step s reads one, writes the other.
+            func buffers(_ s: Int) -> (dh: UnsafeMutablePointer<Float>, dhPrev: UnsafeMutablePointer<Float>) {
+                (T - 1 - s) % 2 == 0 ? (dhp, dhPrevp) : (dhPrevp, dhp)
+            }
+            if useUnitSplit {
+                let barrier = StepBarrier()
+                WorkerPool.shared.run(upTo: Int.max) { part, parts in
+                    let units = unitPartition(H, part, parts)
+                    for (n, s) in stride(from: T - 1, through: 0, by: -1).enumerated() {
+                        let t = time(s), (dh, dhPrev) = buffers(s)
                         for b in 0..<B {
                             for j in units {
                                 if let dOutput { dh[b * Ho + j] += dOutput[(t * B + b) * Ho + j] }
@@ -228,37 +256,40 @@ final class RecurrentSequence: FusedFunction {
                         cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp + s * B * GH, dhPrev: dhPrev, dc: hasC0 ? dcp : nil,
                                           dh: dh, cache: cache + s * B * width, hPrev: hs + s * B * Ho,
                                           cPrev: hasC0 ? cs + s * B * H : nil, batch: B, hidden: H, units: units)
-                    }
-                    // Every unit's dgh is needed for each column of dhₛ: a second pass after the barrier.
-                    WorkerPool.shared.run(upTo: Int.max) { part, parts in
+                        // Every unit's dgh is needed for each column of dhₛ: a second phase after a barrier.
+                        barrier.wait(participants: parts, crossing: 2 * n + 1)
                         let columns = unitPartition(Ho, part, parts)
                         recurrent.multiply(into: dhPrev, ldc: Ho, dghp + s * B * GH, lda: GH, m: B, columns: columns, accumulate: true)
+                        barrier.wait(participants: parts, crossing: 2 * n + 2)
                     }
-                    swap(&dhCur, &dhNext)
-                    continue
                 }
-                let (dhIn, dhOut) = (dhCur, dhNext)
+            } else {
+                // Batch rows are independent for the whole sequence: one dispatch, no barrier.
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
                     let (b0, nb) = (rows.lowerBound, rows.count)
-                    let dh = dhIn + b0 * Ho, dhPrev = dhOut + b0 * Ho
-                    if let dOutput { for i in 0..<(nb * Ho) { dh[i] += dOutput[(t * B + b0) * Ho + i] } }
-                    var dmRows = UnsafePointer(dh)
-                    if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
-                        (dhsp + (s * B + b0) * Ho).update(from: dh, count: nb * Ho)
-                        projector!.multiply(into: dmp + b0 * H, ldc: H, dh, lda: Ho, m: nb, columns: 0..<H, accumulate: false)
-                        dmRows = UnsafePointer(dmp + b0 * H)
+                    for s in stride(from: T - 1, through: 0, by: -1) {
+                        let t = time(s), (dhIn, dhOut) = buffers(s)
+                        let dh = dhIn + b0 * Ho, dhPrev = dhOut + b0 * Ho
+                        if let dOutput { for i in 0..<(nb * Ho) { dh[i] += dOutput[(t * B + b0) * Ho + i] } }
+                        var dmRows = UnsafePointer(dh)
+                        if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
+                            (dhsp + (s * B + b0) * Ho).update(from: dh, count: nb * Ho)
+                            projector!.multiply(into: dmp + b0 * H, ldc: H, dh, lda: Ho, m: nb, columns: 0..<H, accumulate: false)
+                            dmRows = UnsafePointer(dmp + b0 * H)
+                        }
+                        dhPrev.update(repeating: 0, count: nb * Ho)
+                        cell.stepBackward(dgx: dgxp + (t * B + b0) * GH, dgh: dghp + (s * B + b0) * GH, dhPrev: dhPrev,
+                                          dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
+                                          hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
+                                          batch: nb, hidden: H, units: 0..<H)
+                        // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
+                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp + (s * B + b0) * GH, lda: GH, m: nb, columns: 0..<Ho,
+                                           accumulate: true)
                     }
-                    dhPrev.update(repeating: 0, count: nb * Ho)
-                    cell.stepBackward(dgx: dgxp + (t * B + b0) * GH, dgh: dghp + (s * B + b0) * GH, dhPrev: dhPrev,
-                                      dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
-                                      hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
-                                      batch: nb, hidden: H, units: 0..<H)
-                    // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
-                    recurrent.multiply(into: dhPrev, ldc: Ho, dghp + (s * B + b0) * GH, lda: GH, m: nb, columns: 0..<Ho, accumulate: true)
                 }
-                swap(&dhCur, &dhNext)
             }
+            let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
         } } } } } } } } } }
 
