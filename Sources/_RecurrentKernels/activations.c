@@ -270,7 +270,7 @@ __attribute__((target("avx512f"))) static void lstm_row_backward_avx512(float *d
     for (long j = u0; j < u1; j += 16) {
         const __mmask16 m = u1 - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (u1 - j)) - 1u);
 #define LOAD(base) _mm512_maskz_loadu_ps(m, (base) + j)
-#define STORE2(offset, v) { _mm512_mask_storeu_ps(dgx + (offset) + j, m, v); _mm512_mask_storeu_ps(dgh + (offset) + j, m, v); }
+#define STORE2(offset, v) { _mm512_mask_storeu_ps(dgx + (offset) + j, m, v); if (dgh != dgx) _mm512_mask_storeu_ps(dgh + (offset) + j, m, v); }
         const __m512 i = LOAD(k), f = LOAD(k + H), g = LOAD(k + 2 * H), o = LOAD(k + 3 * H), tc = LOAD(k + 4 * H);
         const __m512 dhj = LOAD(dh);
         const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dhj, o), _mm512_fnmadd_ps(tc, tc, one), LOAD(dc));

@@ -17,7 +17,7 @@ static void tile_scalar(long kc, const float *a, long lda, int packed, const flo
     }
 }
 
-const rk_kernel rk_kernel_scalar = {4, 8, 64, 0, tile_scalar, 0, 0};
+const rk_kernel rk_kernel_scalar = {4, 8, 64, 0, tile_scalar, 0, 0, 0};
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -43,5 +43,5 @@ static void tile_neon(long kc, const float *a, long lda, int packed, const float
     }
 }
 
-const rk_kernel rk_kernel_neon = {8, 8, 96, 0, tile_neon, 0, 0};
+const rk_kernel rk_kernel_neon = {8, 8, 96, 0, tile_neon, 0, 0, 0};
 #endif

@@ -118,7 +118,43 @@ static void wide_avx512(long kc, const float *a, long lda, const float *b, long 
     }
 }
 
-const rk_kernel rk_kernel_avx512 = {12, 32, 96, 1, tile_avx512, 3, wide_avx512};
+// Packs `rows` ≤ 12 rows of a row-major A (row stride lda) into a [kc][12] panel, zero-padded:
+// 16 columns at a time as a 16×16 transpose in registers (rows 12–15 are zero and not stored).
+__attribute__((target("avx512f"))) static void pack_a_avx512(float *dst, const float *a, long lda, int rows, long kc) {
+    long kk = 0;
+    for (; kk + 16 <= kc; kk += 16) {
+        __m512 r[16];
+        for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_ps(a + i * lda + kk) : _mm512_setzero_ps();
+        __m512 t[16];
+        for (int i = 0; i < 16; i += 2) {  // interleave pairs of rows: 2×2 blocks
+            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4) {  // 4×4 blocks within each 128-bit lane
+            r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+            r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+            r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; i++) {  // 128-bit lanes across groups of rows
+            t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+            t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+            t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+            t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+        }
+        for (int i = 0; i < 8; i++) {
+            r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+            r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        }
+        // r[c] now holds column kk + c of the 16 rows.
+        for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(dst + (kk + i) * 12, 0x0FFF, r[i]);
+    }
+    for (; kk < kc; kk++) {
+        for (int i = 0; i < 12; i++) dst[kk * 12 + i] = i < rows ? a[i * lda + kk] : 0.0f;
+    }
+}
+
+const rk_kernel rk_kernel_avx512 = {12, 32, 96, 1, tile_avx512, 3, wide_avx512, pack_a_avx512};
 
 // ---- AVX2 + FMA: MR = 6, NR = 16 (12 ymm accumulators) ---------------------------------------
 
@@ -169,6 +205,6 @@ static void tile_avx2(long kc, const float *a, long lda, int packed, const float
     by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias);
 }
 
-const rk_kernel rk_kernel_avx2 = {6, 16, 96, 0, tile_avx2, 0, 0};
+const rk_kernel rk_kernel_avx2 = {6, 16, 96, 0, tile_avx2, 0, 0, 0};
 
 #endif

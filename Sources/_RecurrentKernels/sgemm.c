@@ -142,6 +142,10 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
             for (long ir = 0; ir < mc && !direct; ir += mr) {
                 float *dst = packed_a + ir * kc;
                 const int rows = (int)min_l(mr, mc - ir);
+                if (!trans_a && kern->pack_a) {
+                    kern->pack_a(dst, a + (i0 + ir) * lda + k0, lda, rows, kc);
+                    continue;
+                }
                 for (long kk = 0; kk < kc; kk++) {
                     if (trans_a) {
                         const float *src = a + (k0 + kk) * lda + i0 + ir;  // a column of op(a) is a row of a

@@ -20,6 +20,9 @@ protocol RecurrentCell {
     /// The gates whose `gh` enters `step` only through `gx + gh`, so that their `bias_hh` can be
     /// added to `gx` once for all steps instead of to `gh` at every step (all but the GRU's `n`).
     var foldedBiasGates: Int { get }
+    /// Whether `stepBackward` writes the same values to `dgh` as to `dgx` (every gate sees
+    /// `gx + gh` only), so that one buffer can serve as both (LSTM, Elman; not the GRU).
+    var sharesGateGradients: Bool { get }
 
     /// One step forward.
     /// - Parameters:
@@ -38,7 +41,8 @@ protocol RecurrentCell {
     /// One step backward.
     /// - Parameters:
     ///   - dgx: out `[B, G·H]`, gradient of the input projection.
-    ///   - dgh: out `[B, G·H]`, gradient of the recurrent projection.
+    ///   - dgh: out `[B, G·H]`, gradient of the recurrent projection (the same buffer as `dgx`
+    ///     when the cell ``sharesGateGradients``).
     ///   - dhPrev: `[B, H]`, zeroed by the caller: add the part of the gradient of `hPrev` that does
     ///     not pass through `gh` (only cells that read `hPrev` directly, such as the GRU).
     ///   - dc: in `[B, H]` gradient of the new cell state; out: gradient of `cPrev` (cells with state).
@@ -66,6 +70,7 @@ struct ElmanCell: RecurrentCell {
     var hasCellState: Bool { false }
     var cacheWidth: Int { 1 }
     var foldedBiasGates: Int { 1 }
+    var sharesGateGradients: Bool { true }
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
@@ -109,6 +114,7 @@ struct LSTMCellKernel: RecurrentCell {
     var hasCellState: Bool { true }
     var cacheWidth: Int { 5 }
     var foldedBiasGates: Int { 4 }
+    var sharesGateGradients: Bool { true }
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
@@ -173,6 +179,7 @@ struct GRUCellKernel: RecurrentCell {
     var hasCellState: Bool { false }
     var cacheWidth: Int { 4 }
     var foldedBiasGates: Int { 2 }  // r, z; b_hn stays inside r ⊙ (W_hn h + b_hn)
+    var sharesGateGradients: Bool { false }  // dghₙ = dâₙ ⊙ r
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,

@@ -219,21 +219,25 @@ final class RecurrentSequence: FusedFunction {
         let x = inputs[0].scalars
         let hasC0 = cell.hasCellState
         let weightIndex = hasC0 ? 3 : 2
-        let inputWeight = inputs[weightIndex].scalars
 
         let dOutput = outputGradients[0]
         var dh = outputGradients[1] ?? Array(repeating: 0, count: B * Ho)   // running ∂L/∂hₛ₊₁
         var dc = hasC0 ? (outputGradients[2] ?? Array(repeating: 0, count: B * H)) : []
-        var dhPrev = [Float](repeating: 0, count: B * Ho)
-        var dm = [Float](repeating: 0, count: hasProjection ? B * H : 0)
-        var dgx = [Float](repeating: 0, count: T * B * GH)   // indexed by time t
-        var dgh = [Float](repeating: 0, count: T * B * GH)   // indexed by step s
-        var dhs = [Float](repeating: 0, count: hasProjection ? T * B * Ho : 0)  // ∂L/∂hₛ₊₁, for dWₕᵣ
+        var dhPrev = [Float].uninitialized(B * Ho)                         // zeroed by each step
+        var dm = [Float].uninitialized(hasProjection ? B * H : 0)
+        // Every row of these is written by the steps. When the cell's dgh equals its dgx, one
+        // buffer (by time) serves as both.
+        let shared = cell.sharesGateGradients
+        var dgx = [Float].uninitialized(T * B * GH)                         // indexed by time t
+        var dgh = [Float].uninitialized(shared ? 0 : T * B * GH)            // indexed by step s
+        var dhs = [Float].uninitialized(hasProjection ? T * B * Ho : 0)     // ∂L/∂hₛ₊₁, for dWₕᵣ
 
         hs.withPointer { hs in cs.withPointer { cs in cache.withPointer { cache in
         dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in dhPrev.withMutablePointer { dhPrevp in
-        dm.withMutablePointer { dmp in dgx.withMutablePointer { dgxp in dgh.withMutablePointer { dghp in
+        dm.withMutablePointer { dmp in dgx.withMutablePointer { dgxp in dgh.withMutablePointer { dghStorage in
         dhs.withMutablePointer { dhsp in
+            /// dgh of step s: [B, G·H]
+            func dghp(_ s: Int) -> UnsafeMutablePointer<Float> { shared ? dgxp + time(s) * B * GH : dghStorage + s * B * GH }
             // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
             let recurrent = inputs[weightIndex + 1].packedMatrix(transposed: false)
             let projector = hasProjection ? inputs.last!.packedMatrix(transposed: false) : nil
@@ -253,13 +257,13 @@ final class RecurrentSequence: FusedFunction {
                                 dhPrev[b * Ho + j] = 0
                             }
                         }
-                        cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp + s * B * GH, dhPrev: dhPrev, dc: hasC0 ? dcp : nil,
+                        cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp(s), dhPrev: dhPrev, dc: hasC0 ? dcp : nil,
                                           dh: dh, cache: cache + s * B * width, hPrev: hs + s * B * Ho,
                                           cPrev: hasC0 ? cs + s * B * H : nil, batch: B, hidden: H, units: units)
                         // Every unit's dgh is needed for each column of dhₛ: a second phase after a barrier.
                         barrier.wait(participants: parts, crossing: 2 * n + 1)
                         let columns = unitPartition(Ho, part, parts)
-                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp + s * B * GH, lda: GH, m: B, columns: columns, accumulate: true)
+                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s), lda: GH, m: B, columns: columns, accumulate: true)
                         barrier.wait(participants: parts, crossing: 2 * n + 2)
                     }
                 }
@@ -279,12 +283,12 @@ final class RecurrentSequence: FusedFunction {
                             dmRows = UnsafePointer(dmp + b0 * H)
                         }
                         dhPrev.update(repeating: 0, count: nb * Ho)
-                        cell.stepBackward(dgx: dgxp + (t * B + b0) * GH, dgh: dghp + (s * B + b0) * GH, dhPrev: dhPrev,
+                        cell.stepBackward(dgx: dgxp + (t * B + b0) * GH, dgh: dghp(s) + b0 * GH, dhPrev: dhPrev,
                                           dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
                                           hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
                                           batch: nb, hidden: H, units: 0..<H)
                         // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
-                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp + (s * B + b0) * GH, lda: GH, m: nb, columns: 0..<Ho,
+                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s) + b0 * GH, lda: GH, m: nb, columns: 0..<Ho,
                                            accumulate: true)
                     }
                 }
@@ -295,15 +299,22 @@ final class RecurrentSequence: FusedFunction {
 
         // After the loop: one product per weight gradient, over all steps.
         var grads: [[Float]?] = []
-        grads.append(gemm(dgx, inputWeight, m: T * B, n: I, k: GH))                    // dx: [T·B, I]
+        grads.append(inputs[weightIndex].packedMatrix(transposed: false).product(dgx, rows: T * B))  // dx = dgx Wᵢₕ: [T·B, I]
         grads.append(dh)                                                               // dh₀
         if hasC0 { grads.append(dc) }                                                  // dc₀
         grads.append(gemm(dgx, x, m: GH, n: I, k: T * B, transposeA: true))            // dWᵢₕ: [G·H, I]
-        let hPrevs = Array(hs[0..<(T * B * Ho)])
-        grads.append(gemm(dgh, hPrevs, m: GH, n: Ho, k: T * B, transposeA: true))      // dWₕₕ: [G·H, Hₒ]
+        // hₛ for each row of dgh: by step, or by time when dgh is dgx (reordered for reverse).
+        var hPrevs = Array(hs[0..<(T * B * Ho)])
+        if shared && reverse {
+            hs.withPointer { hs in hPrevs.withMutablePointer { hp in
+                for s in 0..<T { (hp + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
+            } }
+        }
+        grads.append(gemm(shared ? dgx : dgh, hPrevs, m: GH, n: Ho, k: T * B, transposeA: true))  // dWₕₕ: [G·H, Hₒ]
         if hasBias {
-            grads.append(columnSums(dgx, columns: GH))                                 // dbᵢₕ
-            grads.append(columnSums(dgh, columns: GH))                                 // dbₕₕ
+            let inputBias = columnSums(dgx, columns: GH)
+            grads.append(inputBias)                                                    // dbᵢₕ
+            grads.append(shared ? inputBias : columnSums(dgh, columns: GH))            // dbₕₕ
         }
         if hasProjection { grads.append(gemm(dhs, ms, m: Ho, n: H, k: T * B, transposeA: true)) }  // dWₕᵣ: [P, H]
         return grads
@@ -317,9 +328,17 @@ func unitPartition(_ count: Int, _ i: Int, _ n: Int) -> Range<Int> {
     return boundary(i)..<boundary(i + 1)
 }
 
-/// Σ over rows of a `[R, columns]` matrix.
+/// Σ over rows of a `[R, columns]` matrix (row by row, through pointers so the loop vectorizes).
 func columnSums(_ x: [Float], columns: Int) -> [Float] {
-    var s = [Float](repeating: 0, count: columns)
-    for r in 0..<(x.count / max(columns, 1)) { for j in 0..<columns { s[j] += x[r * columns + j] } }
-    return s
+    let rows = columns == 0 ? 0 : x.count / columns
+    var sums = [Float](repeating: 0, count: columns)
+    sums.withMutablePointer { s in
+        x.withPointer { x in
+            for r in 0..<rows {
+                let row = x + r * columns
+                for j in 0..<columns { s[j] += row[j] }
+            }
+        }
+    }
+    return sums
 }

@@ -45,7 +45,8 @@ void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float
                   long rows, long H, long u0, long u1, rk_isa isa);
 
 /// The backward of rk_lstm_step: from dh `[rows, H]` and dc `[rows, H]` (∂L/∂c, replaced by
-/// ∂L/∂c_prev), writes the gate pre-activation gradients to dgx and dgh `[rows, 4H]`.
+/// ∂L/∂c_prev), writes the gate pre-activation gradients to dgx and dgh `[rows, 4H]` (which may be
+/// the same buffer).
 void rk_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache, const float *c_prev,
                            long rows, long H, long u0, long u1, rk_isa isa);
 
