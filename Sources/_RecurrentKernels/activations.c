@@ -316,3 +316,96 @@ void rk_tanh(float *y, const float *x, long n, rk_isa isa) {
     default: tanh_portable(y, x, n); return;
     }
 }
+
+// ---- GRU pointwise step -----------------------------------------------------------------------
+
+// One row: r, z, n and ghₙ written to k[0..4H); h = (1 - z)·n + z·h_prev.
+static void gru_row_portable(float *h, float *k, const float *x, const float *q, const float *h_prev, long H, long u0, long u1) {
+    for (long j = u0; j < u1; j++) {
+        const float r = 1.0f / (1.0f + exp_scalar(-(x[j] + q[j])));
+        const float z = 1.0f / (1.0f + exp_scalar(-(x[H + j] + q[H + j])));
+        const float n = tanh_scalar(x[2 * H + j] + r * q[2 * H + j]);
+        k[j] = r; k[H + j] = z; k[2 * H + j] = n; k[3 * H + j] = q[2 * H + j];
+        h[j] = (1.0f - z) * n + z * h_prev[j];
+    }
+}
+
+static void gru_row_backward_portable(float *dx, float *dq, float *dh_prev, const float *dh, const float *k,
+                                      const float *h_prev, long H, long u0, long u1) {
+    for (long j = u0; j < u1; j++) {
+        const float r = k[j], z = k[H + j], n = k[2 * H + j], ghn = k[3 * H + j];
+        const float dan = dh[j] * (1.0f - z) * (1.0f - n * n);
+        const float dar = dan * ghn * r * (1.0f - r);
+        const float daz = dh[j] * (h_prev[j] - n) * z * (1.0f - z);
+        dx[j] = dar; dq[j] = dar;
+        dx[H + j] = daz; dq[H + j] = daz;
+        dx[2 * H + j] = dan; dq[2 * H + j] = dan * r;
+        dh_prev[j] += dh[j] * z;
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void gru_row_avx512(float *h, float *k, const float *x, const float *q,
+                                                              const float *h_prev, long H, long u0, long u1) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long j = u0; j < u1; j += 16) {
+        const __mmask16 m = u1 - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (u1 - j)) - 1u);
+#define LOAD(base) _mm512_maskz_loadu_ps(m, (base) + j)
+        const __m512 r = sigmoid512(_mm512_add_ps(LOAD(x), LOAD(q)));
+        const __m512 z = sigmoid512(_mm512_add_ps(LOAD(x + H), LOAD(q + H)));
+        const __m512 ghn = LOAD(q + 2 * H);
+        const __m512 n = tanh512(_mm512_fmadd_ps(r, ghn, LOAD(x + 2 * H)));
+        _mm512_mask_storeu_ps(k + j, m, r);
+        _mm512_mask_storeu_ps(k + H + j, m, z);
+        _mm512_mask_storeu_ps(k + 2 * H + j, m, n);
+        _mm512_mask_storeu_ps(k + 3 * H + j, m, ghn);
+        _mm512_mask_storeu_ps(h + j, m, _mm512_fmadd_ps(_mm512_sub_ps(one, z), n, _mm512_mul_ps(z, LOAD(h_prev))));
+#undef LOAD
+    }
+}
+
+__attribute__((target("avx512f"))) static void gru_row_backward_avx512(float *dx, float *dq, float *dh_prev, const float *dh,
+                                                                       const float *k, const float *h_prev, long H, long u0,
+                                                                       long u1) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long j = u0; j < u1; j += 16) {
+        const __mmask16 m = u1 - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (u1 - j)) - 1u);
+#define LOAD(base) _mm512_maskz_loadu_ps(m, (base) + j)
+#define STORE(base, v) _mm512_mask_storeu_ps((base) + j, m, v)
+        const __m512 r = LOAD(k), z = LOAD(k + H), n = LOAD(k + 2 * H), ghn = LOAD(k + 3 * H), d = LOAD(dh);
+        const __m512 dan = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_sub_ps(one, z)), _mm512_fnmadd_ps(n, n, one));
+        const __m512 dar = _mm512_mul_ps(_mm512_mul_ps(dan, ghn), _mm512_mul_ps(r, _mm512_sub_ps(one, r)));
+        const __m512 daz = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_sub_ps(LOAD(h_prev), n)), _mm512_mul_ps(z, _mm512_sub_ps(one, z)));
+        STORE(dx, dar); STORE(dq, dar);
+        STORE(dx + H, daz); STORE(dq + H, daz);
+        STORE(dx + 2 * H, dan); STORE(dq + 2 * H, _mm512_mul_ps(dan, r));
+        STORE(dh_prev, _mm512_fmadd_ps(d, z, LOAD(dh_prev)));
+#undef LOAD
+#undef STORE
+    }
+}
+#endif
+
+void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev,
+                 long rows, long H, long u0, long u1, rk_isa isa) {
+    for (long b = 0; b < rows; b++) {
+        float *hb = h + b * H, *k = cache + b * 4 * H;
+        const float *x = gx + b * 3 * H, *q = gh + b * 3 * H, *hp = h_prev + b * H;
+#if defined(__x86_64__)
+        if (rk_supported_isa(isa) == RK_ISA_AVX512) { gru_row_avx512(hb, k, x, q, hp, H, u0, u1); continue; }
+#endif
+        gru_row_portable(hb, k, x, q, hp, H, u0, u1);
+    }
+}
+
+void rk_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache, const float *h_prev,
+                          long rows, long H, long u0, long u1, rk_isa isa) {
+    for (long b = 0; b < rows; b++) {
+        float *dx = dgx + b * 3 * H, *dq = dgh + b * 3 * H, *dhp = dh_prev + b * H;
+        const float *dhb = dh + b * H, *k = cache + b * 4 * H, *hp = h_prev + b * H;
+#if defined(__x86_64__)
+        if (rk_supported_isa(isa) == RK_ISA_AVX512) { gru_row_backward_avx512(dx, dq, dhp, dhb, k, hp, H, u0, u1); continue; }
+#endif
+        gru_row_backward_portable(dx, dq, dhp, dhb, k, hp, H, u0, u1);
+    }
+}

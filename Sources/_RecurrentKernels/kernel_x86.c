@@ -118,9 +118,16 @@ static void wide_avx512(long kc, const float *a, long lda, const float *b, long 
     }
 }
 
-// Packs `rows` ≤ 12 rows of a row-major A (row stride lda) into a [kc][12] panel, zero-padded:
+// Packs `rows` ≤ 12 rows of A into a [kc][12] panel, zero-padded. Row-major A (row stride lda):
 // 16 columns at a time as a 16×16 transpose in registers (rows 12–15 are zero and not stored).
-__attribute__((target("avx512f"))) static void pack_a_avx512(float *dst, const float *a, long lda, int rows, long kc) {
+// A stored transposed ([K, M], `trans`): each k is already 12 contiguous floats.
+__attribute__((target("avx512f"))) static void pack_a_avx512(float *dst, const float *a, long lda, int trans, int rows,
+                                                             long kc) {
+    if (trans) {
+        const __mmask16 m = (__mmask16)((1u << rows) - 1u);
+        for (long kk = 0; kk < kc; kk++) _mm512_mask_storeu_ps(dst + kk * 12, 0x0FFF, _mm512_maskz_loadu_ps(m, a + kk * lda));
+        return;
+    }
     long kk = 0;
     for (; kk + 16 <= kc; kk += 16) {
         __m512 r[16];

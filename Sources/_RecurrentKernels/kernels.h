@@ -21,8 +21,9 @@ typedef struct {
     rk_tile_fn tile;
     int wide_rows;    // 0 when there is no `wide` kernel
     rk_wide_fn wide;
-    /// Packs `rows` ≤ MR rows of a row-major A into a [kc][MR] panel, zero-padded (NULL: plain loops).
-    void (*pack_a)(float *dst, const float *a, long lda, int rows, long kc);
+    /// Packs `rows` ≤ MR rows of A (row-major, or stored [K, M] when `trans`; `a` at the panel's
+    /// first element) into a [kc][MR] panel, zero-padded (NULL: plain loops).
+    void (*pack_a)(float *dst, const float *a, long lda, int trans, int rows, long kc);
 } rk_kernel;
 
 extern const rk_kernel rk_kernel_scalar;

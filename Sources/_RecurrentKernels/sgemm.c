@@ -81,9 +81,14 @@ rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk
         float *block = pb->data + k0 * width;
         for (long p = 0; p < pb->panels; p++) {
             float *dst = block + p * kc * pb->nr;
+            const long col0 = p * pb->nr;
+            if (!trans_b && col0 + pb->nr <= n) {  // a whole panel of a row-major b: row pieces
+                for (long kk = 0; kk < kc; kk++) memcpy(dst + kk * pb->nr, b + (k0 + kk) * ldb + col0, (size_t)pb->nr * sizeof(float));
+                continue;
+            }
             for (long kk = 0; kk < kc; kk++) {
                 for (int j = 0; j < pb->nr; j++) {
-                    long col = p * pb->nr + j;
+                    long col = col0 + j;
                     dst[kk * pb->nr + j] = col < n ? (trans_b ? b[col * ldb + k0 + kk] : b[(k0 + kk) * ldb + col]) : 0.0f;
                 }
             }
@@ -142,8 +147,8 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
             for (long ir = 0; ir < mc && !direct; ir += mr) {
                 float *dst = packed_a + ir * kc;
                 const int rows = (int)min_l(mr, mc - ir);
-                if (!trans_a && kern->pack_a) {
-                    kern->pack_a(dst, a + (i0 + ir) * lda + k0, lda, rows, kc);
+                if (kern->pack_a) {
+                    kern->pack_a(dst, trans_a ? a + k0 * lda + i0 + ir : a + (i0 + ir) * lda + k0, lda, trans_a, rows, kc);
                     continue;
                 }
                 for (long kk = 0; kk < kc; kk++) {

@@ -184,6 +184,10 @@ struct GRUCellKernel: RecurrentCell {
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
               hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
+        if Kernels.backend == .optimized {  // the same computation, fused and vectorised in C
+            rk_gru_step(h, cache, gx, gh, hPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
+            return
+        }
         let (u0, nu) = (units.lowerBound, units.count)
         for b in 0..<batch {
             let x = gx + b * 3 * H, q = gh + b * 3 * H, k = cache + b * 4 * H
@@ -207,6 +211,10 @@ struct GRUCellKernel: RecurrentCell {
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
+        if Kernels.backend == .optimized {  // the same computation, vectorised in C
+            rk_gru_step_backward(dgx, dgh, dhPrev, dh, cache, hPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
+            return
+        }
         for b in 0..<batch {
             let k = cache + b * 4 * H, dx = dgx + b * 3 * H, dq = dgh + b * 3 * H
             for j in units {

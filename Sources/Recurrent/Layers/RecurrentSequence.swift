@@ -72,7 +72,7 @@ final class RecurrentSequence: FusedFunction {
     /// not with a projection, whose product needs every unit of `m`.
     private var useUnitSplit: Bool {
         let threads = Kernels.threadCount.withLock { $0 }
-        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= (ProcessInfo.processInfo.environment["RK_UNITS"].flatMap { Int($0) } ?? 1 << 20)
+        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= (ProcessInfo.processInfo.environment["RK_UNITS"].flatMap { Int($0) } ?? 1 << 18)
     }
 
     /// Runs `cell` over `x` from `h0` (and `c0`).
@@ -303,14 +303,21 @@ final class RecurrentSequence: FusedFunction {
         grads.append(dh)                                                               // dh₀
         if hasC0 { grads.append(dc) }                                                  // dc₀
         grads.append(gemm(dgx, x, m: GH, n: I, k: T * B, transposeA: true))            // dWᵢₕ: [G·H, I]
-        // hₛ for each row of dgh: by step, or by time when dgh is dgx (reordered for reverse).
-        var hPrevs = Array(hs[0..<(T * B * Ho)])
+        // dWₕₕ = Σ dghᵀ hₛ: [G·H, Hₒ], with hₛ matched to each row of dgh: the first T states by
+        // step as saved, or by time when dgh is dgx (a reordered copy for the reverse direction).
+        var hByTime = [Float].uninitialized(shared && reverse ? T * B * Ho : 0)
         if shared && reverse {
-            hs.withPointer { hs in hPrevs.withMutablePointer { hp in
+            hs.withPointer { hs in hByTime.withMutablePointer { hp in
                 for s in 0..<T { (hp + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
             } }
         }
-        grads.append(gemm(shared ? dgx : dgh, hPrevs, m: GH, n: Ho, k: T * B, transposeA: true))  // dWₕₕ: [G·H, Hₒ]
+        var dWhh = [Float].uninitialized(GH * Ho)
+        dWhh.withMutablePointer { c in (shared ? dgx : dgh).withPointer { a in
+            (shared && reverse ? hByTime : hs).withPointer { h in
+                Kernels.gemm(c, a, h, m: GH, n: Ho, k: T * B, transposeA: true)
+            }
+        } }
+        grads.append(dWhh)
         if hasBias {
             let inputBias = columnSums(dgx, columns: GH)
             grads.append(inputBias)                                                    // dbᵢₕ

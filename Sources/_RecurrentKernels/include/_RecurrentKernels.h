@@ -50,6 +50,17 @@ void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float
 void rk_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache, const float *c_prev,
                            long rows, long H, long u0, long u1, rk_isa isa);
 
+/// One GRU step (gate order r, z, n; PyTorch's n = tanh(gxₙ + r·ghₙ), ghₙ including b_hn) for
+/// `rows` batch rows and hidden units u0 ≤ j < u1: h = (1 - z)·n + z·h_prev from gx, gh
+/// `[rows, 3H]`, h_prev `[rows, H]`; writes h `[rows, H]` and cache `[rows, 4H]` = (r, z, n, ghₙ).
+void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev,
+                 long rows, long H, long u0, long u1, rk_isa isa);
+
+/// The backward of rk_gru_step: from dh `[rows, H]`, writes dgx and dgh `[rows, 3H]` and adds the
+/// direct part dh·z to dh_prev `[rows, H]`.
+void rk_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache, const float *h_prev,
+                          long rows, long H, long u0, long u1, rk_isa isa);
+
 #ifdef __cplusplus
 }
 #endif
