@@ -1,9 +1,8 @@
 // Portable micro-kernels: plain C (4×8 tile) for any CPU, and Arm NEON (8×8 tile) on AArch64.
 #include "kernels.h"
 
-static void tile_scalar(long kc, const float *a, long lda, int packed, const float *b, float *c, long ldc, int rows,
-                        int jlo, int jhi, int beta, const float *bias) {
-    (void)lda; (void)packed;  // A always packed
+static void tile_scalar(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta,
+                        const float *bias) {
     float acc[4][8] = {{0}};
     for (long p = 0; p < kc; p++) {
         for (int r = 0; r < 4; r++) {
@@ -17,14 +16,13 @@ static void tile_scalar(long kc, const float *a, long lda, int packed, const flo
     }
 }
 
-const rk_kernel rk_kernel_scalar = {4, 8, 64, 0, tile_scalar, 0, 0, 0};
+const rk_kernel rk_kernel_scalar = {4, 8, 64, tile_scalar, 0, 0, 0};
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-static void tile_neon(long kc, const float *a, long lda, int packed, const float *b, float *c, long ldc, int rows,
-                      int jlo, int jhi, int beta, const float *bias) {
-    (void)lda; (void)packed;  // A always packed
+static void tile_neon(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta,
+                      const float *bias) {
     float32x4_t acc0[8], acc1[8];
     for (int r = 0; r < 8; r++) { acc0[r] = vdupq_n_f32(0); acc1[r] = vdupq_n_f32(0); }
     for (long p = 0; p < kc; p++) {
@@ -43,5 +41,5 @@ static void tile_neon(long kc, const float *a, long lda, int packed, const float
     }
 }
 
-const rk_kernel rk_kernel_neon = {8, 8, 96, 0, tile_neon, 0, 0, 0};
+const rk_kernel rk_kernel_neon = {8, 8, 96, tile_neon, 0, 0, 0};
 #endif

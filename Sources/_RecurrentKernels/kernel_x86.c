@@ -22,8 +22,6 @@
 
 // ---- AVX-512: MR = 12, NR = 32 (24 zmm accumulators, 2 for B, 1 broadcast) -------------------
 //
-// Two variants of the 12×32 tile: A packed ([kc][12], contiguous broadcasts) or read in place
-// (row r at a + r·lda, for a few rows of a row-major operand: no packing pass).
 
 __attribute__((target("avx512f"), always_inline)) static inline void
 store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, const float *bias) {
@@ -43,9 +41,8 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
                     c##r##a = _mm512_fmadd_ps(av, b0, c##r##a); c##r##b = _mm512_fmadd_ps(av, b1, c##r##b); }
 #define STORE512(r) store512(c + r * ldc, c##r##a, c##r##b, m0, m1, beta, bias);
 #define KERNEL512(NAME, R) \
-    __attribute__((target("avx512f"))) static void NAME##_##R(long kc, const float *a, long lda, const float *b, float *c, \
+    __attribute__((target("avx512f"))) static void NAME##_##R(long kc, const float *a, const float *b, float *c, \
                                                              long ldc, int jlo, int jhi, int beta, const float *bias) { \
-        (void)lda; \
         ROWS_##R(DECL512) \
         for (long p = 0; p < kc; p++) { \
             const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16); \
@@ -61,61 +58,61 @@ KERNEL512(packed512, 1) KERNEL512(packed512, 2) KERNEL512(packed512, 3) KERNEL51
 KERNEL512(packed512, 5) KERNEL512(packed512, 6) KERNEL512(packed512, 7) KERNEL512(packed512, 8)
 KERNEL512(packed512, 9) KERNEL512(packed512, 10) KERNEL512(packed512, 11) KERNEL512(packed512, 12)
 #undef A_AT
-#define A_AT(r) a[r * lda + p]
-KERNEL512(direct512, 1) KERNEL512(direct512, 2) KERNEL512(direct512, 3)
-#undef A_AT
 
-typedef void (*tile512_fn)(long, const float *, long, const float *, float *, long, int, int, int, const float *);
+typedef void (*tile512_fn)(long, const float *, const float *, float *, long, int, int, int, const float *);
 
-static void tile_avx512(long kc, const float *a, long lda, int packed, const float *b, float *c, long ldc, int rows,
-                        int jlo, int jhi, int beta, const float *bias) {
+static void tile_avx512(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta,
+                        const float *bias) {
     static const tile512_fn by_rows_packed[13] = {
         0, packed512_1, packed512_2, packed512_3, packed512_4, packed512_5, packed512_6,
         packed512_7, packed512_8, packed512_9, packed512_10, packed512_11, packed512_12};
-    static const tile512_fn by_rows_direct[4] = {0, direct512_1, direct512_2, direct512_3};  // rows ≤ wide_rows
-    (packed ? by_rows_packed : by_rows_direct)[rows](kc, a, lda, b, c, ldc, jlo, jhi, beta, bias);
+    by_rows_packed[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias);
 }
 
-// Few rows (a batch of 1 to 3): four 32-column panels at once, so that 8 to 24 independent
-// accumulators hide the latency of the fused multiply-adds; A is read in place. Every column
-// is still summed in the order p = 0, 1, …, so the result equals the 12×32 tile's bit for bit.
-#define DECLW(r) __m512 w##r##0 = _mm512_setzero_ps(), w##r##1 = _mm512_setzero_ps(), w##r##2 = _mm512_setzero_ps(), \
-                        w##r##3 = _mm512_setzero_ps(), w##r##4 = _mm512_setzero_ps(), w##r##5 = _mm512_setzero_ps(), \
-                        w##r##6 = _mm512_setzero_ps(), w##r##7 = _mm512_setzero_ps();
-#define FMAW(r) { const __m512 av = _mm512_set1_ps(a[r * lda + p]); \
-                  w##r##0 = _mm512_fmadd_ps(av, b0, w##r##0); w##r##1 = _mm512_fmadd_ps(av, b1, w##r##1); \
-                  w##r##2 = _mm512_fmadd_ps(av, b2, w##r##2); w##r##3 = _mm512_fmadd_ps(av, b3, w##r##3); \
-                  w##r##4 = _mm512_fmadd_ps(av, b4, w##r##4); w##r##5 = _mm512_fmadd_ps(av, b5, w##r##5); \
-                  w##r##6 = _mm512_fmadd_ps(av, b6, w##r##6); w##r##7 = _mm512_fmadd_ps(av, b7, w##r##7); }
-#define STOREW(r) { float *cr = c + r * ldc; \
-                    store512(cr, w##r##0, w##r##1, all, all, beta, bias); \
-                    store512(cr + 32, w##r##2, w##r##3, all, all, beta, bias ? bias + 32 : 0); \
-                    store512(cr + 64, w##r##4, w##r##5, all, all, beta, bias ? bias + 64 : 0); \
-                    store512(cr + 96, w##r##6, w##r##7, all, all, beta, bias ? bias + 96 : 0); }
-#define WIDE512(R) \
-    __attribute__((target("avx512f"))) static void wide512_##R(long kc, const float *a, long lda, const float *b, \
-                                                              long panel, float *c, long ldc, int beta, const float *bias) { \
-        ROWS_##R(DECLW) \
-        const float *q0 = b, *q1 = b + panel, *q2 = b + 2 * panel, *q3 = b + 3 * panel; \
+// Few rows (a batch of 1 to 3): up to four 32-column panels at once, so that up to 24
+// independent accumulators hide the latency of the fused multiply-adds; A is read in place. Every
+// column is still summed in the order p = 0, 1, …, so the result equals the 12×32 tile's bit for
+// bit. Names: w<row>_<panel>a/b accumulate the two 16-lane halves of a panel.
+#define PANELS_1(X, r) X(r, 0)
+#define PANELS_2(X, r) PANELS_1(X, r) X(r, 1)
+#define PANELS_3(X, r) PANELS_2(X, r) X(r, 2)
+#define PANELS_4(X, r) PANELS_3(X, r) X(r, 3)
+#define RP_1(NP, X) PANELS_##NP(X, 0)
+#define RP_2(NP, X) RP_1(NP, X) PANELS_##NP(X, 1)
+#define RP_3(NP, X) RP_2(NP, X) PANELS_##NP(X, 2)
+#define DECLW(r, q) __m512 w##r##_##q##a = _mm512_setzero_ps(), w##r##_##q##b = _mm512_setzero_ps();
+#define LOADW(r, q) const __m512 b##q##a = _mm512_load_ps(b + q * panel + p * 32), b##q##b = _mm512_load_ps(b + q * panel + p * 32 + 16);
+#define BCASTW(r) const __m512 a##r = _mm512_set1_ps(a[r * lda + p]);
+#define FMAW(r, q) w##r##_##q##a = _mm512_fmadd_ps(a##r, b##q##a, w##r##_##q##a); w##r##_##q##b = _mm512_fmadd_ps(a##r, b##q##b, w##r##_##q##b);
+#define STOREW(r, q) store512(c + r * ldc + q * 32, w##r##_##q##a, w##r##_##q##b, (__mmask16)(mask[q] & 0xFFFF), \
+                              (__mmask16)(mask[q] >> 16), beta, bias ? bias + q * 32 : 0);
+#define WIDE512(R, NP) \
+    __attribute__((target("avx512f"))) static void wide512_##R##_##NP(long kc, const float *a, long lda, const float *b, \
+                                                                     long panel, float *c, long ldc, const unsigned *mask, \
+                                                                     int beta, const float *bias) { \
+        RP_##R(NP, DECLW) \
         for (long p = 0; p < kc; p++) { \
-            const __m512 b0 = _mm512_load_ps(q0 + p * 32), b1 = _mm512_load_ps(q0 + p * 32 + 16); \
-            const __m512 b2 = _mm512_load_ps(q1 + p * 32), b3 = _mm512_load_ps(q1 + p * 32 + 16); \
-            const __m512 b4 = _mm512_load_ps(q2 + p * 32), b5 = _mm512_load_ps(q2 + p * 32 + 16); \
-            const __m512 b6 = _mm512_load_ps(q3 + p * 32), b7 = _mm512_load_ps(q3 + p * 32 + 16); \
-            ROWS_##R(FMAW) \
+            PANELS_##NP(LOADW, 0) \
+            ROWS_##R(BCASTW) \
+            RP_##R(NP, FMAW) \
         } \
-        const __mmask16 all = 0xFFFF; \
-        ROWS_##R(STOREW) \
+        RP_##R(NP, STOREW) \
     }
-WIDE512(1) WIDE512(2) WIDE512(3)
+WIDE512(1, 1) WIDE512(1, 2) WIDE512(1, 3) WIDE512(1, 4)
+WIDE512(2, 1) WIDE512(2, 2) WIDE512(2, 3) WIDE512(2, 4)
+WIDE512(3, 1) WIDE512(3, 2) WIDE512(3, 3) WIDE512(3, 4)
 
 static void wide_avx512(long kc, const float *a, long lda, const float *b, long panel, float *c, long ldc, int rows,
-                        int beta, const float *bias) {
-    switch (rows) {
-    case 1: wide512_1(kc, a, lda, b, panel, c, ldc, beta, bias); return;
-    case 2: wide512_2(kc, a, lda, b, panel, c, ldc, beta, bias); return;
-    default: wide512_3(kc, a, lda, b, panel, c, ldc, beta, bias); return;
-    }
+                        int panels, int jlo, int jhi, int beta, const float *bias) {
+    typedef void (*fn)(long, const float *, long, const float *, long, float *, long, const unsigned *, int, const float *);
+    static const fn by_shape[3][4] = {{wide512_1_1, wide512_1_2, wide512_1_3, wide512_1_4},
+                                      {wide512_2_1, wide512_2_2, wide512_2_3, wide512_2_4},
+                                      {wide512_3_1, wide512_3_2, wide512_3_3, wide512_3_4}};
+    // Columns jlo..<32 of the first panel, 0..<jhi of the last, all of those between.
+    unsigned mask[4] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    mask[0] &= ~((1u << jlo) - 1u);
+    if (jhi < 32) mask[panels - 1] &= (1u << jhi) - 1u;
+    by_shape[rows - 1][panels - 1](kc, a, lda, b, panel, c, ldc, mask, beta, bias);
 }
 
 // Packs `rows` ≤ 12 rows of A into a [kc][12] panel, zero-padded. Row-major A (row stride lda):
@@ -161,7 +158,7 @@ __attribute__((target("avx512f"))) static void pack_a_avx512(float *dst, const f
     }
 }
 
-const rk_kernel rk_kernel_avx512 = {12, 32, 96, 1, tile_avx512, 3, wide_avx512, pack_a_avx512};
+const rk_kernel rk_kernel_avx512 = {12, 32, 96, tile_avx512, 3, wide_avx512, pack_a_avx512};
 
 // ---- AVX2 + FMA: MR = 6, NR = 16 (12 ymm accumulators) ---------------------------------------
 
@@ -204,14 +201,13 @@ store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta, const floa
     }
 KERNEL256(1) KERNEL256(2) KERNEL256(3) KERNEL256(4) KERNEL256(5) KERNEL256(6)
 
-static void tile_avx2(long kc, const float *a, long lda, int packed, const float *b, float *c, long ldc, int rows,
-                      int jlo, int jhi, int beta, const float *bias) {
+static void tile_avx2(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta,
+                      const float *bias) {
     typedef void (*fn)(long, const float *, const float *, float *, long, int, int, int, const float *);
     static const fn by_rows[7] = {0, tile256_1, tile256_2, tile256_3, tile256_4, tile256_5, tile256_6};
-    (void)lda; (void)packed;  // A always packed
     by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias);
 }
 
-const rk_kernel rk_kernel_avx2 = {6, 16, 96, 0, tile_avx2, 0, 0, 0};
+const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 0, 0, 0};
 
 #endif

@@ -2,24 +2,24 @@
 #ifndef RECURRENT_KERNELS_INTERNAL_H
 #define RECURRENT_KERNELS_INTERNAL_H
 
-/// c[r, j] (+)= Σ_p A[r, p] · b[p, j] for rows r < rows and columns jlo ≤ j < jhi of the tile,
-/// where A[r, p] = a[p·MR + r] when `packed`, else a[r·lda + p] (row-major, read in place);
-/// `c` points at the tile's first element (row stride ldc); beta = 1 accumulates into c, beta = 0
-/// overwrites it with the sum plus `bias[j]` (the tile's columns; none when NULL).
-typedef void (*rk_tile_fn)(long kc, const float *a, long lda, int packed, const float *b, float *c, long ldc,
+/// c[r, j] (+)= Σ_p a[p, r] · b[p, j] for rows r < rows and columns jlo ≤ j < jhi of the tile,
+/// from a packed A panel [kc][MR] and a packed B panel [kc][NR]; `c` points at the tile's first
+/// element (row stride ldc); beta = 1 accumulates into c, beta = 0 overwrites it with the sum plus
+/// `bias[j]` (the tile's columns; none when NULL).
+typedef void (*rk_tile_fn)(long kc, const float *a, const float *b, float *c, long ldc,
                            int rows, int jlo, int jhi, int beta, const float *bias);
 
-/// The same for 1 ≤ rows ≤ wide_rows over four whole panels (4·NR columns) `panel` floats apart,
-/// A read in place.
+/// The same for 1 ≤ rows ≤ wide_rows over 1 ≤ panels ≤ 4 consecutive panels (`panel` floats
+/// apart; `c` and `bias` at the first panel's column 0), columns jlo..<NR of the first panel and
+/// 0..<jhi of the last; A read in place.
 typedef void (*rk_wide_fn)(long kc, const float *a, long lda, const float *b, long panel, float *c, long ldc,
-                           int rows, int beta, const float *bias);
+                           int rows, int panels, int jlo, int jhi, int beta, const float *bias);
 
 typedef struct {
     int mr, nr;
     long mc;          // rows of A per block (a multiple of mr; mc × KC floats stay in L2)
-    int direct;       // whether `tile` can read A in place (else A is always packed)
     rk_tile_fn tile;
-    int wide_rows;    // 0 when there is no `wide` kernel
+    int wide_rows;    // A with at most this many rows goes to `wide` in place (0: no `wide` kernel)
     rk_wide_fn wide;
     /// Packs `rows` ≤ MR rows of A (row-major, or stored [K, M] when `trans`; `a` at the panel's
     /// first element) into a [kc][MR] panel, zero-padded (NULL: plain loops).

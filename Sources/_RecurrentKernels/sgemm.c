@@ -133,7 +133,7 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
     // A few rows of a row-major operand (a batch of 1 to 3) are read in place by the kernels that
     // can; otherwise A is packed per block (faster for many rows: contiguous broadcasts, no
     // cache-set conflicts between rows).
-    const int direct = kern->direct && !trans_a && m <= kern->wide_rows;
+    const int direct = !trans_a && m <= kern->wide_rows;
     float *packed_a = direct ? NULL : scratch_buffer((size_t)((mc_max + mr) * KC));
     if (!direct && !packed_a) abort();
     const long p0 = n0 / nr, p1 = (n1 + nr - 1) / nr;
@@ -162,19 +162,13 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                 }
             }
             long p = p0;
-            if (direct) {
-                // Few rows: whole groups of four panels inside [n0, n1) through the wide kernel.
-                if (p * nr < n0) p++;  // a partial first panel goes to the tile kernel below
-                for (; (p + 4) * nr <= n1; p += 4) {
-                    const long col0 = p * nr;
-                    kern->wide(kc, a + i0 * lda + k0, lda, bblock + p * kc * nr, kc * nr, c + i0 * ldc + col0, ldc,
-                               (int)mc, beta, !beta && bias ? bias + col0 : NULL);
-                }
-                if (p0 * nr < n0) {  // the partial first panel
-                    const long col0 = p0 * nr;
-                    kern->tile(kc, a + i0 * lda + k0, lda, 0, bblock + p0 * kc * nr, c + i0 * ldc + col0, ldc, (int)mc,
-                               (int)(n0 - col0), (int)min_l(nr, n1 - col0), beta, !beta && bias ? bias + col0 : NULL);
-                }
+            while (direct && p < p1) {  // few rows: up to four panels per call, A in place
+                const int panels = (int)min_l(4, p1 - p);
+                const long col0 = p * nr, last = (p + panels - 1) * nr;
+                kern->wide(kc, a + i0 * lda + k0, lda, bblock + p * kc * nr, kc * nr, c + i0 * ldc + col0, ldc, (int)mc,
+                           panels, (int)(n0 > col0 ? n0 - col0 : 0), (int)(n1 < last + nr ? n1 - last : nr), beta,
+                           !beta && bias ? bias + col0 : NULL);
+                p += panels;
             }
             for (; p < p1; p++) {
                 const long col0 = p * nr;
@@ -183,8 +177,7 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                 const float *bpanel = bblock + p * kc * nr;
                 for (long ir = 0; ir < mc; ir += mr) {
                     const int rows = (int)min_l(mr, mc - ir);
-                    const float *ap = direct ? a + (i0 + ir) * lda + k0 : packed_a + ir * kc;
-                    kern->tile(kc, ap, lda, !direct, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
+                    kern->tile(kc, packed_a + ir * kc, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
                                !beta && bias ? bias + col0 : NULL);
                 }
             }

@@ -4,8 +4,9 @@ import Synchronization
 /// A persistent pool of worker threads with a cheap fork-join barrier, for the per-time-step
 /// parallelism of the recurrent loop (no thread creation or dispatch queue per step).
 ///
-/// Workers spin briefly on a generation counter after each task (a time step is microseconds
-/// long), then sleep on a semaphore, so an idle pool costs no CPU.
+/// Workers spin on a generation counter for about a millisecond after each task (so that the next
+/// layer or call finds them awake: a wake-up through the kernel costs tens of microseconds), then
+/// sleep on a semaphore, so an idle pool costs no CPU.
 final class WorkerPool: @unchecked Sendable {
     /// The pool the kernels use; its size follows ``Kernels/setThreadCount(_:)``.
     static let shared = WorkerPool()
@@ -56,7 +57,7 @@ final class WorkerPool: @unchecked Sendable {
                 var spins = 0
                 while remaining.load(ordering: .acquiring) > 0 {
                     spins += 1
-                    if spins > 1000 { sched_yield() }
+                    if spins > 100_000 { sched_yield() }
                 }
                 task = nil
             }
@@ -82,7 +83,7 @@ final class WorkerPool: @unchecked Sendable {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins < 20_000 { continue }
+                if spins < 2_000_000 { continue }  // about a millisecond: stay hot between calls
                 worker.sleeping.store(true, ordering: .sequentiallyConsistent)
                 if generation.load(ordering: .sequentiallyConsistent) == seen { worker.wake.wait() }
                 worker.sleeping.store(false, ordering: .sequentiallyConsistent)

@@ -1,4 +1,3 @@
-import Foundation
 /// One layer in one direction run over a whole sequence, as a single autograd operation with a
 /// hand-written backward through time. Written once for every ``RecurrentCell``.
 ///
@@ -58,7 +57,7 @@ final class RecurrentSequence: FusedFunction {
     }
 
     /// About how many rows of the input projection are computed at once (all threads together).
-    static let chunkRows = Int(ProcessInfo.processInfo.environment["RK_CHUNK"] ?? "") ?? 256
+    static let chunkRows = 256
 
     private func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
     /// Where the state after `s` steps lives in `hs` / `cs`.
@@ -67,12 +66,12 @@ final class RecurrentSequence: FusedFunction {
     private func slot(_ s: Int) -> Int { keepsHistory ? s : 0 }
 
     /// Whether each step splits hidden units (rather than batch rows) over the worker pool: when
-    /// the batch is too small to share and a step's recurrent product is large enough (≥ 1M
+    /// the batch is too small to share and a step's recurrent product is large enough (≥ 128K
     /// multiply-adds per row, measured: below that the per-step barrier costs more than it saves);
     /// not with a projection, whose product needs every unit of `m`.
     private var useUnitSplit: Bool {
         let threads = Kernels.threadCount.withLock { $0 }
-        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= (ProcessInfo.processInfo.environment["RK_UNITS"].flatMap { Int($0) } ?? 1 << 18)
+        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 17
     }
 
     /// Runs `cell` over `x` from `h0` (and `c0`).
