@@ -157,3 +157,19 @@ import Testing
         #expect(one == three, "\(kind) B=\(batch): 1 vs 3 threads differ in \(zip(one, three).filter { $0 != $1 }.count) tensors")
     }
 }
+
+/// The scratch pool hands a returned buffer out again when it fits without wasting half of it.
+@Suite(.serialized) struct ScratchTests {
+    @Test func buffersAreReused() {
+        let first = Scratch.take(1000)
+        first.base.update(repeating: 1, count: 1000)  // usable for the whole requested count
+        Scratch.give(first)
+        let again = Scratch.take(900)
+        #expect(again.base == first.base && again.capacity == 1000, "a fitting idle buffer is reused")
+        let small = Scratch.take(100)
+        #expect(small.base != first.base && small.capacity == 100, "a buffer ten times too large is not")
+        Scratch.give(again)
+        Scratch.give(small)
+        #expect(Scratch.take(0).capacity == 0)
+    }
+}

@@ -144,10 +144,15 @@ extension PackedMatrix {
     /// `a · b (+ bias)` for `a` `[rows, K]` and `bias` `[N]`, with the rows split over the worker
     /// pool when large.
     func product(_ a: [Float], rows m: Int, bias: [Float]? = nil) -> [Float] {
+        a.withPointer { product($0, rows: m, bias: bias) }
+    }
+
+    /// `a · b (+ bias)` for `a` `[rows, K]` given by a pointer.
+    func product(_ pa: UnsafePointer<Float>, rows m: Int, bias: [Float]? = nil) -> [Float] {
         let large = m >= 16 && m * n * k >= 1 << 18
         return [Float](unsafeUninitializedCapacity: m * n) { buffer, count in
             let pc = buffer.baseAddress!
-            a.withPointer { pa in
+            do {
                 (bias ?? []).withPointer { pb in
                     let pb = bias == nil ? nil : pb
                     WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in

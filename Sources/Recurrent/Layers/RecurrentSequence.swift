@@ -30,10 +30,11 @@ final class RecurrentSequence: FusedFunction {
     let reverse: Bool
     let hasBias: Bool, hasProjection: Bool
     // Saved by the forward pass for the backward pass (see `keepsHistory` for inference).
-    private var hs: [Float]      // [T+1, B, Hₒ]  h₀ … h_T in step order (2 slots in inference)
-    private var cs: [Float]      // [T+1, B, H]   c₀ … c_T, cells with state (2 slots in inference)
-    private var ms: [Float]      // [T, B, H]     pre-projection hidden states, projection only (1 slot)
-    private var cache: [Float]   // [T, B, cacheWidth·H]                                       (1 slot)
+    // Every element is written before it is read (state 0 from h0/c0, the rest by the steps).
+    private let hs: Scratch      // [T+1, B, Hₒ]  h₀ … h_T in step order (2 slots in inference)
+    private let cs: Scratch      // [T+1, B, H]   c₀ … c_T, cells with state (2 slots in inference)
+    private let ms: Scratch      // [T, B, H]     pre-projection hidden states, projection only (1 slot)
+    private let cache: Scratch   // [T, B, cacheWidth·H]                                       (1 slot)
 
     /// Whether every step's state and cache are kept for a backward pass; without one (inference)
     /// two state slots and one cache slot are reused for all steps.
@@ -49,12 +50,13 @@ final class RecurrentSequence: FusedFunction {
         hasProjection = weights.projection != nil
         self.keepsHistory = keepsHistory
         let (states, steps) = keepsHistory ? (steps + 1, steps) : (2, 1)
-        // Every element is written before it is read (state 0 from h0/c0, the rest by the steps).
-        hs = .uninitialized(states * batch * outSize)
-        cs = cell.hasCellState ? .uninitialized(states * batch * hidden) : []
-        ms = hasProjection ? .uninitialized(steps * batch * hidden) : []
-        cache = .uninitialized(steps * batch * cell.cacheWidth * hidden)
+        hs = Scratch.take(states * batch * outSize)
+        cs = Scratch.take(cell.hasCellState ? states * batch * hidden : 0)
+        ms = Scratch.take(hasProjection ? steps * batch * hidden : 0)
+        cache = Scratch.take(steps * batch * cell.cacheWidth * hidden)
     }
+
+    deinit { for buffer in [hs, cs, ms, cache] { Scratch.give(buffer) } }
 
     /// About how many rows of the input projection are computed at once (all threads together).
     static let chunkRows = 256
@@ -91,8 +93,8 @@ final class RecurrentSequence: FusedFunction {
         let outputShapes = [[T, B, Ho], [B, Ho]] + (cell.hasCellState ? [[B, H]] : [])
         let node = Node.make(.fused(op), inputs: inputs, outputShapes: outputShapes)
         let last = op.state(T)
-        let hN = Array(op.hs[(last * B * Ho)..<((last + 1) * B * Ho)])
-        let cN = cell.hasCellState ? Array(op.cs[(last * B * H)..<((last + 1) * B * H)]) : nil
+        let hN = Array(UnsafeBufferPointer(start: op.hs.base + last * B * Ho, count: B * Ho))
+        let cN = cell.hasCellState ? Array(UnsafeBufferPointer(start: op.cs.base + last * B * H, count: B * H)) : nil
         return (Tensor(shape: [T, B, Ho], scalars: output, node: node, outputIndex: 0),
                 Tensor(shape: [B, Ho], scalars: hN, node: node, outputIndex: 1),
                 cN.map { Tensor(shape: [B, H], scalars: $0, node: node, outputIndex: 2) })
@@ -113,18 +115,19 @@ final class RecurrentSequence: FusedFunction {
         // gx = x Wᵢₕᵀ + bᵢₕ, a chunk of steps at a time (about 128 rows: the chunk stays in cache
         // until its steps read it, instead of a [T·B, G·H] array going out to memory and back).
         let chunk = max(1, min(T, Self.chunkRows / B))
-        var gx = [Float].uninitialized(chunk * B * GH)   // per thread's rows b₀..<b₁: [chunk, b₁ - b₀, G·H] at b₀·chunk
-        var gh = [Float].uninitialized(B * GH)
+        let gxBuffer = Scratch.take(chunk * B * GH)   // per thread's rows b₀..<b₁: [chunk, b₁ - b₀, G·H] at b₀·chunk
+        let ghBuffer = Scratch.take(B * GH)
+        defer { Scratch.give(gxBuffer); Scratch.give(ghBuffer) }
+        let (gx, gh) = (gxBuffer.base, ghBuffer.base)
+        let (hs, cs, ms, cache) = (hs.base, cs.base, ms.base, cache.base)
         /// The chunk that step `s` belongs to: its first step, its earliest time, and its length.
         func chunkOf(_ s: Int) -> (s0: Int, t0: Int, count: Int) {
             let s0 = s - s % chunk, count = min(chunk, T - s0)
             return (s0, reverse ? T - s0 - count : s0, count)
         }
 
-        for (i, v) in h0.enumerated() { hs[i] = v }
-        if let c0 { for (i, v) in c0.enumerated() { cs[i] = v } }
-        hs.withMutablePointer { hs in cs.withMutablePointer { cs in ms.withMutablePointer { ms in
-        cache.withMutablePointer { cache in gx.withMutablePointer { gx in gh.withMutablePointer { gh in
+        h0.withPointer { hs.update(from: $0, count: h0.count) }
+        if let c0 { c0.withPointer { cs.update(from: $0, count: c0.count) } }
         output.withMutablePointer { out in (stepBias ?? []).withPointer { stepBiasPointer in
         (inputBias ?? []).withPointer { inputBiasPointer in x.withPointer { x in
             let hiddenBias = stepBias == nil ? nil : stepBiasPointer  // [G·H], zero in the folded gates
@@ -201,13 +204,12 @@ final class RecurrentSequence: FusedFunction {
                 // Batch rows are independent for the whole sequence: no barrier at all.
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
-                    var xRows = [Float].uninitialized(parts > 1 ? chunk * rows.count * inputSize : 0)
-                    xRows.withMutablePointer { xRows in
-                        for s in 0..<T { step(s, rows: rows, xRows: xRows) }
-                    }
+                    let xRows = Scratch.take(parts > 1 ? chunk * rows.count * inputSize : 0)
+                    for s in 0..<T { step(s, rows: rows, xRows: xRows.base) }
+                    Scratch.give(xRows)
                 }
             }
-        } } } } } } } } } }
+        } } } }
         return output
     }
 
@@ -222,19 +224,19 @@ final class RecurrentSequence: FusedFunction {
         let dOutput = outputGradients[0]
         var dh = outputGradients[1] ?? Array(repeating: 0, count: B * Ho)   // running ∂L/∂hₛ₊₁
         var dc = hasC0 ? (outputGradients[2] ?? Array(repeating: 0, count: B * H)) : []
-        var dhPrev = [Float].uninitialized(B * Ho)                         // zeroed by each step
-        var dm = [Float].uninitialized(hasProjection ? B * H : 0)
-        // Every row of these is written by the steps. When the cell's dgh equals its dgx, one
-        // buffer (by time) serves as both.
+        // Every row of these is written by the steps (dhPrev is zeroed by each). When the cell's dgh
+        // equals its dgx, one buffer (by time) serves as both.
         let shared = cell.sharesGateGradients
-        var dgx = [Float].uninitialized(T * B * GH)                         // indexed by time t
-        var dgh = [Float].uninitialized(shared ? 0 : T * B * GH)            // indexed by step s
-        var dhs = [Float].uninitialized(hasProjection ? T * B * Ho : 0)     // ∂L/∂hₛ₊₁, for dWₕᵣ
+        let buffers = [B * Ho, hasProjection ? B * H : 0, T * B * GH, shared ? 0 : T * B * GH, hasProjection ? T * B * Ho : 0]
+            .map(Scratch.take)
+        defer { buffers.forEach(Scratch.give) }
+        let dhPrevp = buffers[0].base, dmp = buffers[1].base
+        let dgxp = buffers[2].base      // [T, B, G·H] indexed by time t
+        let dghStorage = buffers[3].base  // [T, B, G·H] indexed by step s
+        let dhsp = buffers[4].base      // ∂L/∂hₛ₊₁, for dWₕᵣ
+        let (hs, cs, ms, cache) = (hs.base, cs.base, ms.base, cache.base)
 
-        hs.withPointer { hs in cs.withPointer { cs in cache.withPointer { cache in
-        dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in dhPrev.withMutablePointer { dhPrevp in
-        dm.withMutablePointer { dmp in dgx.withMutablePointer { dgxp in dgh.withMutablePointer { dghStorage in
-        dhs.withMutablePointer { dhsp in
+        dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in
             /// dgh of step s: [B, G·H]
             func dghp(_ s: Int) -> UnsafeMutablePointer<Float> { shared ? dgxp + time(s) * B * GH : dghStorage + s * B * GH }
             // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
@@ -294,35 +296,27 @@ final class RecurrentSequence: FusedFunction {
             }
             let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
-        } } } } } } } } } }
+        } }
 
         // After the loop: one product per weight gradient, over all steps.
         var grads: [[Float]?] = []
-        grads.append(inputs[weightIndex].packedMatrix(transposed: false).product(dgx, rows: T * B))  // dx = dgx Wᵢₕ: [T·B, I]
+        grads.append(inputs[weightIndex].packedMatrix(transposed: false).product(dgxp, rows: T * B))  // dx = dgx Wᵢₕ: [T·B, I]
         grads.append(dh)                                                               // dh₀
         if hasC0 { grads.append(dc) }                                                  // dc₀
-        grads.append(gemm(dgx, x, m: GH, n: I, k: T * B, transposeA: true))            // dWᵢₕ: [G·H, I]
+        grads.append(gemm(dgxp, x, m: GH, n: I, k: T * B, transposeA: true))           // dWᵢₕ: [G·H, I]
         // dWₕₕ = Σ dghᵀ hₛ: [G·H, Hₒ], with hₛ matched to each row of dgh: the first T states by
         // step as saved, or by time when dgh is dgx (a reordered copy for the reverse direction).
-        var hByTime = [Float].uninitialized(shared && reverse ? T * B * Ho : 0)
-        if shared && reverse {
-            hs.withPointer { hs in hByTime.withMutablePointer { hp in
-                for s in 0..<T { (hp + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
-            } }
-        }
-        var dWhh = [Float].uninitialized(GH * Ho)
-        dWhh.withMutablePointer { c in (shared ? dgx : dgh).withPointer { a in
-            (shared && reverse ? hByTime : hs).withPointer { h in
-                Kernels.gemm(c, a, h, m: GH, n: Ho, k: T * B, transposeA: true)
-            }
-        } }
-        grads.append(dWhh)
+        let hByTime = Scratch.take(shared && reverse ? T * B * Ho : 0)
+        defer { Scratch.give(hByTime) }
+        for s in 0..<T where shared && reverse { (hByTime.base + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
+        grads.append(gemm(shared ? dgxp : dghStorage, shared && reverse ? hByTime.base : hs, m: GH, n: Ho, k: T * B,
+                          transposeA: true))                                           // dWₕₕ: [G·H, Hₒ]
         if hasBias {
-            let inputBias = columnSums(dgx, columns: GH)
+            let inputBias = columnSums(dgxp, rows: T * B, columns: GH)
             grads.append(inputBias)                                                    // dbᵢₕ
-            grads.append(shared ? inputBias : columnSums(dgh, columns: GH))            // dbₕₕ
+            grads.append(shared ? inputBias : columnSums(dghStorage, rows: T * B, columns: GH))  // dbₕₕ
         }
-        if hasProjection { grads.append(gemm(dhs, ms, m: Ho, n: H, k: T * B, transposeA: true)) }  // dWₕᵣ: [P, H]
+        if hasProjection { grads.append(gemm(dhsp, ms, m: Ho, n: H, k: T * B, transposeA: true)) }  // dWₕᵣ: [P, H]
         return grads
     }
 }
@@ -334,16 +328,13 @@ func unitPartition(_ count: Int, _ i: Int, _ n: Int) -> Range<Int> {
     return boundary(i)..<boundary(i + 1)
 }
 
-/// Σ over rows of a `[R, columns]` matrix (row by row, through pointers so the loop vectorizes).
-func columnSums(_ x: [Float], columns: Int) -> [Float] {
-    let rows = columns == 0 ? 0 : x.count / columns
+/// Σ over rows of a `[rows, columns]` matrix (row by row, so the inner loop vectorizes).
+func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int) -> [Float] {
     var sums = [Float](repeating: 0, count: columns)
     sums.withMutablePointer { s in
-        x.withPointer { x in
-            for r in 0..<rows {
-                let row = x + r * columns
-                for j in 0..<columns { s[j] += row[j] }
-            }
+        for r in 0..<rows {
+            let row = x + r * columns
+            for j in 0..<columns { s[j] += row[j] }
         }
     }
     return sums

@@ -19,6 +19,14 @@ extension Array where Element == Float {
     }
 }
 
+/// `op(a) · op(b)` for row-major matrices given by pointers.
+func gemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeA: Bool = false,
+          transposeB: Bool = false) -> [Float] {
+    var c = [Float].uninitialized(m * n)  // every element is written by the product
+    c.withMutablePointer { Kernels.gemm($0, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB) }
+    return c
+}
+
 /// `op(a) · op(b)` for scalars of row-major matrices.
 func gemm(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false) -> [Float] {
     var c = [Float].uninitialized(m * n)  // every element is written by the product
