@@ -236,6 +236,7 @@ __attribute__((target("avx512f"))) static void lstm_row_avx512(float *h, float *
 
 void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
                   long rows, long H, long u0, long u1, rk_isa isa) {
+    (void)isa;  // unused where no vector kernel is compiled
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *cb = c + b * H, *k = cache + b * 5 * H;
         const float *x = gx + b * 4 * H, *r = gh + b * 4 * H, *cp = c_prev + b * H;
@@ -287,6 +288,7 @@ __attribute__((target("avx512f"))) static void lstm_row_backward_avx512(float *d
 
 void rk_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache, const float *c_prev,
                            long rows, long H, long u0, long u1, rk_isa isa) {
+    (void)isa;  // unused where no vector kernel is compiled
     for (long b = 0; b < rows; b++) {
         float *dx = dgx + b * 4 * H, *dq = dgh + b * 4 * H, *dcb = dc + b * H;
         const float *dhb = dh + b * H, *k = cache + b * 5 * H, *cp = c_prev + b * H;
@@ -388,6 +390,7 @@ __attribute__((target("avx512f"))) static void gru_row_backward_avx512(float *dx
 
 void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev,
                  long rows, long H, long u0, long u1, rk_isa isa) {
+    (void)isa;  // unused where no vector kernel is compiled
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *k = cache + b * 4 * H;
         const float *x = gx + b * 3 * H, *q = gh + b * 3 * H, *hp = h_prev + b * H;
@@ -400,6 +403,7 @@ void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const
 
 void rk_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache, const float *h_prev,
                           long rows, long H, long u0, long u1, rk_isa isa) {
+    (void)isa;  // unused where no vector kernel is compiled
     for (long b = 0; b < rows; b++) {
         float *dx = dgx + b * 3 * H, *dq = dgh + b * 3 * H, *dhp = dh_prev + b * H;
         const float *dhb = dh + b * H, *k = cache + b * 4 * H, *hp = h_prev + b * H;
