@@ -4,7 +4,7 @@
 Usage (from the repository root, after `swift build -c release`):
 
     python3 -m pip install -r Benchmarks/requirements.txt
-    python3 Benchmarks/compare.py [--threads 2] [--rounds 3] [--repeat 10] [--only NAME,...] [--markdown OUT.md]
+    python3 Benchmarks/compare.py [--threads 2] [--rounds 3] [--repeat 10] [--min-ms 200] [--only NAME,...] [--markdown OUT.md]
 
 Each measurement runs in a fresh process (so peak memory is per configuration) and the three
 engines are interleaved round by round, so machine noise hits all alike. Reported: min and
@@ -163,6 +163,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--min-ms", type=float, default=200,
+                        help="raise the repeats of fast configurations so that each engine's timed calls per round "
+                             "add up to about this many milliseconds (at most 2000 repeats)")
     parser.add_argument("--only", default="")
     parser.add_argument("--markdown")
     args = parser.parse_args()
@@ -176,16 +179,19 @@ def main():
         for mode in cfg[8]:
             results = {"ours": [], "torch": [], "ort": []}
             extra = {}
+            # Small configurations take well under a millisecond: more repeats make their minimum stable.
+            estimate = ours(cfg, mode, args.threads, 3)["median_ms"]
+            repeat = max(args.repeat, min(2000, int(args.min_ms / max(estimate, 1e-3))))
             for _ in range(args.rounds):
-                r = ours(cfg, mode, args.threads, args.repeat)
+                r = ours(cfg, mode, args.threads, repeat)
                 results["ours"] += r["times"]
                 extra["gflop"] = r["gflop"]
                 extra["ours_rss"] = max(extra.get("ours_rss", 0), r["peak_rss_mb"])
-                p = peer("torch", cfg, mode, args.threads, args.repeat)
+                p = peer("torch", cfg, mode, args.threads, repeat)
                 results["torch"] += p["times"]
                 extra["torch_rss"] = max(extra.get("torch_rss", 0), p["peak_rss_mb"])
                 if mode == "forward":
-                    results["ort"] += peer("ort", cfg, mode, args.threads, args.repeat)["times"]
+                    results["ort"] += peer("ort", cfg, mode, args.threads, repeat)["times"]
             row = {"name": cfg[0], "mode": mode}
             for engine, times in results.items():
                 if times:
