@@ -158,6 +158,43 @@ import Testing
     }
 }
 
+/// A small-batch bidirectional layer runs its two directions on two threads (same bits as one),
+/// and every pool thread works under the caller's task-local settings.
+@Suite(.serialized) struct DirectionThreadingTests {
+    @Test(arguments: [false, true])
+    func directionsTogether(_ inference: Bool) throws {
+        func run(threads: Int) throws -> [Float] {
+            Kernels.setThreadCount(threads)
+            defer { Kernels.setThreadCount(1) }
+            let layer = withRandomSeed(5) { GRU(inputSize: 4, hiddenSize: 24, numLayers: 2, bidirectional: true) }
+            let x = testTensor([9, 2, 4], seed: 6)
+            let (y, h) = inference ? try withoutGradients { try layer(x) } : try layer(x)
+            return y.scalars + h.scalars
+        }
+        #expect(try run(threads: 1) == run(threads: 2), "inference \(inference): 1 and 2 threads differ")
+    }
+
+    @Test func workersInheritSettings() {
+        Kernels.setThreadCount(2)
+        defer { Kernels.setThreadCount(1) }
+        var seen = [(KernelBackend, InstructionSet, Bool)](repeating: (.optimized, .avx512, true), count: 2)
+        withoutGradients {
+            Kernels.$backend.withValue(.reference) {
+                Kernels.$instructionSet.withValue(.scalar) {
+                    seen.withUnsafeMutableBufferPointer { seen in
+                        WorkerPool.shared.run(upTo: 2) { part, _ in
+                            seen[part] = (Kernels.backend, Kernels.instructionSet, GradMode.isEnabled)
+                        }
+                    }
+                }
+            }
+        }
+        for (part, s) in seen.enumerated() {
+            #expect(s.0 == .reference && s.1 == .scalar && !s.2, "participant \(part) saw \(s)")
+        }
+    }
+}
+
 /// The scratch pool hands a returned buffer out again when it fits without wasting half of it.
 @Suite(.serialized) struct ScratchTests {
     // Sizes no other test asks for (tests run in parallel and share the pool); only touched pages

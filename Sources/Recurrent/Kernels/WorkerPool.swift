@@ -25,8 +25,9 @@ final class WorkerPool: @unchecked Sendable {
     /// mistake one generation's task for another's.
     private nonisolated(unsafe) var task: ((Int, Int) -> Void)?
     private nonisolated(unsafe) var participants = 1
-    /// The caller's kernel settings (task-local values), re-established on the workers.
-    private nonisolated(unsafe) var settings: (KernelBackend, InstructionSet) = (.optimized, .scalar)
+    /// The caller's task-local settings (kernel backend and instruction set, gradient mode),
+    /// re-established on the workers.
+    private nonisolated(unsafe) var settings: (KernelBackend, InstructionSet, Bool) = (.optimized, .scalar, true)
 
     /// Set on the pool's own threads and during `run`, so nested calls run inline.
     private static let insideKey = ThreadLocalFlag()
@@ -45,7 +46,7 @@ final class WorkerPool: @unchecked Sendable {
             withoutActuallyEscaping(body) { escapable in
                 task = escapable
                 participants = n
-                settings = (Kernels.backend, Kernels.instructionSet)
+                settings = (Kernels.backend, Kernels.instructionSet, GradMode.isEnabled)
                 remaining.store(workers.count, ordering: .sequentiallyConsistent)
                 generation.add(1, ordering: .sequentiallyConsistent)
                 for w in workers where w.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
@@ -92,7 +93,9 @@ final class WorkerPool: @unchecked Sendable {
             seen += 1  // generations advance one at a time: the dispatcher waits for every worker
             if index < participants, let task {
                 Kernels.$backend.withValue(settings.0) {
-                    Kernels.$instructionSet.withValue(settings.1) { task(index, participants) }
+                    Kernels.$instructionSet.withValue(settings.1) {
+                        GradMode.$isEnabled.withValue(settings.2) { task(index, participants) }
+                    }
                 }
             }
             remaining.subtract(1, ordering: .releasing)

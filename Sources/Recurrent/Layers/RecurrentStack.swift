@@ -69,6 +69,14 @@ final class RecurrentStack {
         return table
     }
 
+    /// Whether a bidirectional layer runs its two directions at the same time on two threads: when
+    /// the batch is too small for each direction to split its rows over the threads. (Splitting the
+    /// hidden units instead costs a barrier per step and moves the same weight bytes per core.)
+    func runsDirectionsTogether(batch: Int) -> Bool {
+        let threads = Kernels.threadCount.withLock { $0 }
+        return threads >= 2 && batch < 4 * threads
+    }
+
     /// Runs the stack.
     ///
     /// - Parameters:
@@ -103,18 +111,29 @@ final class RecurrentStack {
         var hN: [Tensor] = [], cN: [Tensor] = []
         for l in 0..<numLayers {
             if l > 0 { x = Recurrent.dropout(x, p: dropout, training: isTraining) }
-            var outputs: [Tensor] = []
-            for d in 0..<directions {
+            let layerInput = x
+            func direction(_ d: Int) -> (output: Tensor, h: Tensor, c: Tensor?) {
                 let k = l * directions + d
-                let result = RecurrentSequence.apply(
-                    cell: cell, x: x, h0: h.narrowed(axis: 0, start: k, length: 1).squeezed(at: 0),
+                return RecurrentSequence.apply(
+                    cell: cell, x: layerInput, h0: h.narrowed(axis: 0, start: k, length: 1).squeezed(at: 0),
                     c0: c?.narrowed(axis: 0, start: k, length: 1).squeezed(at: 0),
                     weights: weights[k], reverse: d == 1)
-                outputs.append(result.output)
+            }
+            var results = [(output: Tensor, h: Tensor, c: Tensor?)?](repeating: nil, count: directions)
+            if directions == 2 && runsDirectionsTogether(batch: B) {
+                // The two directions are independent sequences: one per thread, no barrier between them
+                // (their own time loops then run single-threaded, nested inside this task).
+                results.withUnsafeMutableBufferPointer { results in
+                    WorkerPool.shared.run(upTo: 2) { d, _ in results[d] = direction(d) }
+                }
+            } else {
+                for d in 0..<directions { results[d] = direction(d) }
+            }
+            for result in results.map({ $0! }) {
                 hN.append(result.h.unsqueezed(at: 0))
                 if let cOut = result.c { cN.append(cOut.unsqueezed(at: 0)) }
             }
-            x = outputs.count == 1 ? outputs[0] : concat(outputs, axis: 2)  // [T, B, D·Hₒ]
+            x = directions == 1 ? results[0]!.output : concat(results.map { $0!.output }, axis: 2)  // [T, B, D·Hₒ]
         }
         var output = x, hOut = concat(hN, axis: 0), cOut = cN.isEmpty ? nil : concat(cN, axis: 0)
         if unbatched {
