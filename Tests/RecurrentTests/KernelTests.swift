@@ -148,11 +148,14 @@ import Testing
                 }
             }
             let x = testTensor([7, batch, 5], seed: 2)
+            // Inference (no history kept, each h written straight into the output) gives the same bits.
+            let inference = try withoutGradients { try layer.sequenceOutput(x) }
             let y = try layer.sequenceOutput(x)
             weightedSum(y, seed: 3).backward()
-            return [y.scalars, x.grad!.scalars] + layer.parameters.map { $0.grad!.scalars }
+            return [y.scalars, inference.scalars, x.grad!.scalars] + layer.parameters.map { $0.grad!.scalars }
         }
         let one = try run(threads: 1), two = try run(threads: 2), three = try run(threads: 3)
+        #expect(one[0] == one[1], "\(kind) B=\(batch): inference output differs from the recorded one")
         #expect(one == two, "\(kind) B=\(batch): 1 vs 2 threads differ in \(zip(one, two).filter { $0 != $1 }.count) tensors")
         #expect(one == three, "\(kind) B=\(batch): 1 vs 3 threads differ in \(zip(one, three).filter { $0 != $1 }.count) tensors")
     }

@@ -61,9 +61,14 @@ final class RecurrentSequence: FusedFunction {
     /// About how many rows of the input projection are computed at once (all threads together).
     static let chunkRows = 256
 
-    private func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
+    func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
     /// Where the state after `s` steps lives in `hs` / `cs`.
     private func state(_ s: Int) -> Int { keepsHistory ? s : s & 1 }
+    /// `h` after `s` steps, `[B, Hₒ]`: in `hs`, except in inference, where every step writes its
+    /// `h` straight into its row of the output `[T, B, Hₒ]` (no copy) and reads the previous one there.
+    private func hState(_ s: Int, _ output: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        keepsHistory || s == 0 ? hs.base + state(s) * batch * outSize : output + time(s - 1) * batch * outSize
+    }
     /// Where step `s` keeps its cache (and pre-projection state).
     private func slot(_ s: Int) -> Int { keepsHistory ? s : 0 }
 
@@ -93,7 +98,8 @@ final class RecurrentSequence: FusedFunction {
         let outputShapes = [[T, B, Ho], [B, Ho]] + (cell.hasCellState ? [[B, H]] : [])
         let node = Node.make(.fused(op), inputs: inputs, outputShapes: outputShapes)
         let last = op.state(T)
-        let hN = Array(UnsafeBufferPointer(start: op.hs.base + last * B * Ho, count: B * Ho))
+        let hN = op.keepsHistory ? Array(UnsafeBufferPointer(start: op.hs.base + last * B * Ho, count: B * Ho))
+                                 : Array(output[(op.time(T - 1) * B * Ho)..<((op.time(T - 1) + 1) * B * Ho)])
         let cN = cell.hasCellState ? Array(UnsafeBufferPointer(start: op.cs.base + last * B * H, count: B * H)) : nil
         return (Tensor(shape: [T, B, Ho], scalars: output, node: node, outputIndex: 0),
                 Tensor(shape: [B, Ho], scalars: hN, node: node, outputIndex: 1),
@@ -153,7 +159,7 @@ final class RecurrentSequence: FusedFunction {
                     input.multiply(into: gxRows, ldc: GH, a, lda: inputSize, m: count * nb, columns: 0..<GH, accumulate: false,
                                    bias: inputBias)
                 }
-                let hPrev = hs + (state(s) * B + b0) * Ho, hNext = hs + (state(s + 1) * B + b0) * Ho
+                let hPrev = hState(s, out) + b0 * Ho, hNext = hState(s + 1, out) + b0 * Ho
                 let ghRows = gh + b0 * GH
                 // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H] (bₕₕ only in the unfolded gates, the GRU's n)
                 recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false,
@@ -165,13 +171,13 @@ final class RecurrentSequence: FusedFunction {
                           batch: nb, hidden: H, units: 0..<H)
                 // h = m Wₕᵣᵀ
                 projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
-                (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho)
+                if keepsHistory { (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho) }
             }
 
             /// Step `s` for some hidden `units` of every batch row.
             func step(_ s: Int, units: Range<Int>) {
                 let t = time(s), (s0, t0, count) = chunkOf(s)
-                let hPrev = hs + state(s) * B * Ho, hNext = hs + state(s + 1) * B * Ho
+                let hPrev = hState(s, out), hNext = hState(s + 1, out)
                 for g in 0..<cell.gateCount {
                     let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
                     if s == s0 {  // gx[chunk][:, g·H + units] = x[chunk] Wᵢₕᵀ[:, g·H + units] + bᵢₕ
@@ -185,7 +191,7 @@ final class RecurrentSequence: FusedFunction {
                 cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
                           gx: gx + (t - t0) * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
                           batch: B, hidden: H, units: units)
-                for b in 0..<B { for j in units { out[(t * B + b) * Ho + j] = hNext[b * Ho + j] } }
+                for b in 0..<B where keepsHistory { for j in units { out[(t * B + b) * Ho + j] = hNext[b * Ho + j] } }
             }
 
             // One dispatch for the whole sequence: each thread walks every step for its share.
