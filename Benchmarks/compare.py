@@ -140,6 +140,15 @@ def onnx_model(cfg):
     return model.SerializeToString()
 
 
+def matmul_worker(threads, size=2048, repeat=10):
+    """PyTorch's (MKL's) single-precision matrix-product rate: the machine's reference rate."""
+    import torch
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    times = time_calls(lambda: a @ b, repeat)
+    return {"gflops": 2 * size ** 3 / (min(times) / 1e3) / 1e9}
+
+
 def ort_worker(cfg, mode, threads, repeat):
     import numpy as np
     import onnxruntime as ort
@@ -153,6 +162,9 @@ def ort_worker(cfg, mode, threads, repeat):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--matmul-worker":
+        print(json.dumps(matmul_worker(int(sys.argv[2]))))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         engine, name, mode, threads, repeat = sys.argv[2:7]
         cfg = next(c for c in SUITE if c[0] == name)
@@ -172,6 +184,16 @@ def main():
     if not os.path.exists(BINARY):
         sys.exit(f"{BINARY} not found: run `swift build -c release` first")
     only = set(filter(None, args.only.split(",")))
+    # The machine's matrix-product rate (2048³, same threads), and ours on the same product.
+    machine = json.loads(subprocess.run([sys.executable, __file__, "--matmul-worker", str(args.threads)], check=True,
+                                        capture_output=True, text=True).stdout.strip().splitlines()[-1])["gflops"]
+    own = json.loads(subprocess.run([BINARY, "bench", "--mode", "matmul", "--batch", "2048", "--input-size", "2048",
+                                     "--hidden-size", "2048", "--threads", str(args.threads), "--repeat", "10", "--json"],
+                                    check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])["gflops"]
+    rate_line = (f"Matrix-product rate, 2048³ single precision, {args.threads} threads: PyTorch (MKL) {machine:.0f} GFLOP/s, "
+                 f"Recurrent {own:.0f} GFLOP/s. \"% of rate\" is ours GFLOP/s ÷ PyTorch's.")
+    print(rate_line, flush=True)
+    print(HEADER, flush=True)
     rows = []
     for cfg in SUITE:
         if only and cfg[0] not in only:
@@ -197,6 +219,7 @@ def main():
                 if times:
                     row[engine] = (min(times), statistics.median(times))
             row["gflops"] = extra["gflop"] / (row["ours"][0] / 1e3)
+            row["rate"] = row["gflops"] / machine
             row["torch_ratio"] = row["torch"][0] / row["ours"][0]
             if "ort" in row:
                 row["ort_ratio"] = row["ort"][0] / row["ours"][0]
@@ -204,14 +227,14 @@ def main():
                 row["rss"] = (extra["ours_rss"], extra["torch_rss"])
             rows.append(row)
             print(format_row(row), flush=True)
-    table = "\n".join([HEADER] + [format_row(r) for r in rows])
+    table = "\n".join([rate_line, "", HEADER] + [format_row(r) for r in rows])
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(table + "\n")
 
 
 HEADER = ("| config | mode | Recurrent ms (min / median) | PyTorch ms | ONNX Runtime ms | PyTorch ÷ ours | ORT ÷ ours "
-          "| ours GFLOP/s | peak RSS MB (ours / PyTorch) |\n|---|---|---|---|---|---|---|---|---|")
+          "| ours GFLOP/s | % of rate | peak RSS MB (ours / PyTorch) |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
 def format_row(r):
@@ -220,7 +243,7 @@ def format_row(r):
     ort_ratio = f"{r['ort_ratio']:.2f}×" if "ort_ratio" in r else "—"
     rss = f"{r['rss'][0]:.0f} / {r['rss'][1]:.0f}" if "rss" in r else "—"
     return (f"| {r['name']} | {r['mode']} | {ms('ours')} | {ms('torch')} | {ms('ort')} | {r['torch_ratio']:.2f}× "
-            f"| {ort_ratio} | {r['gflops']:.1f} | {rss} |")
+            f"| {ort_ratio} | {r['gflops']:.1f} | {100 * r['rate']:.0f}% | {rss} |")
 
 
 if __name__ == "__main__":

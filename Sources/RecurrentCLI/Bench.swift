@@ -10,10 +10,10 @@ struct Bench: ParsableCommand {
             Warms up, then times --repeat runs and reports the minimum and median in milliseconds and \
             GFLOP/s (2 flops per multiply-add of the input projection, the recurrent product and any \
             projection; training counts three times the forward products). --train times forward + \
-            backward of the summed output with all weight gradients.
+            backward of the summed output with all weight gradients. --mode matmul times one matrix             product [batch, input-size] · [input-size, hidden-size] instead (the machine's product rate).
             """)
 
-    @Option(help: "lstm, gru, rnn-tanh or rnn-relu.") var mode = "lstm"
+    @Option(help: "lstm, gru, rnn-tanh, rnn-relu, or matmul (a plain matrix product).") var mode = "lstm"
     @Option(help: "Input features I.") var inputSize = 256
     @Option(help: "Hidden size H.") var hiddenSize = 256
     @Option(help: "Batch B.") var batch = 64
@@ -27,8 +27,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "With --json, include every repetition's time.") var times = false
 
     func validate() throws {
-        guard ["lstm", "gru", "rnn-tanh", "rnn-relu"].contains(mode) else {
-            throw ValidationError("--mode must be lstm, gru, rnn-tanh or rnn-relu, got '\(mode)'")
+        guard ["lstm", "gru", "rnn-tanh", "rnn-relu", "matmul"].contains(mode) else {
+            throw ValidationError("--mode must be lstm, gru, rnn-tanh, rnn-relu or matmul, got '\(mode)'")
+        }
+        if mode == "matmul" && (train || bidirectional || layers != 1) {
+            throw ValidationError("--mode matmul takes no --train, --bidirectional or --layers")
         }
         for (name, v) in [("--input-size", inputSize), ("--hidden-size", hiddenSize), ("--batch", batch), ("--seq-len", seqLen),
                           ("--layers", layers), ("--threads", threads), ("--repeat", `repeat`)] where v <= 0 {
@@ -39,16 +42,20 @@ struct Bench: ParsableCommand {
     func run() throws {
         Kernels.setThreadCount(threads)
         manualSeed(0)
+        let a = Tensor.randomNormal([batch, inputSize]), b = Tensor.randomNormal([inputSize, hiddenSize])
         let layer: RecurrentLayer = switch mode {
-        case "lstm": LSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional)
+        case "lstm", "matmul": LSTM(inputSize: mode == "matmul" ? 1 : inputSize, hiddenSize: mode == "matmul" ? 1 : hiddenSize,
+                                    numLayers: layers, bidirectional: bidirectional)
         case "gru": GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional)
         default: RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, nonlinearity: mode == "rnn-relu" ? .relu : .tanh,
                      bidirectional: bidirectional)
         }
         layer.eval()
-        let x = Tensor.randomNormal([seqLen, batch, inputSize])
+        let x = Tensor.randomNormal([mode == "matmul" ? 1 : seqLen, batch, mode == "matmul" ? 1 : inputSize])
         func once() throws {
-            if train {
+            if mode == "matmul" {
+                _ = withoutGradients { matmul(a, b) }
+            } else if train {
                 layer.zeroGrad()
                 try layer.sequenceOutput(x).sum().backward()
             } else {
@@ -74,15 +81,15 @@ struct Bench: ParsableCommand {
         #endif
         let gates = mode == "lstm" ? 4 : (mode == "gru" ? 3 : 1)
         let d = bidirectional ? 2 : 1
-        var flops = 0.0
-        for l in 0..<layers {
+        var flops = mode == "matmul" ? 2 * Double(batch) * Double(inputSize) * Double(hiddenSize) : 0.0
+        for l in 0..<layers where mode != "matmul" {
             let input = l == 0 ? inputSize : d * hiddenSize
             flops += Double(d) * 2 * Double(seqLen * batch * gates * hiddenSize * (input + hiddenSize))
         }
         if train { flops *= 3 }
         let gflops = flops / (minimum / 1e3) / 1e9
         if json {
-            print("{\"mode\":\"\(mode)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops)),\"gflop\":\(String(format: "%.6f", flops / 1e9)),\"peak_rss_mb\":\(String(format: "%.1f", peakMB))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
+            print("{\"mode\":\"\(mode)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops)),\"gflop\":\(String(format: "%.6g", flops / 1e9)),\"peak_rss_mb\":\(String(format: "%.1f", peakMB))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
         } else {
             print("\(mode) I=\(inputSize) H=\(hiddenSize) B=\(batch) T=\(seqLen) layers=\(layers)\(bidirectional ? " bidirectional" : "") \(train ? "train" : "forward") threads=\(threads)")
             print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s  peak RSS %.0f MB", minimum, median, gflops, peakMB))

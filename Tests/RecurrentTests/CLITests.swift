@@ -16,6 +16,31 @@ import Testing
         return model
     }
 
+    /// `recurrent bench --json` prints one JSON object with the timings the issue names (no timing
+    /// is asserted), for layers, training and the plain matrix product; bad options fail cleanly.
+    @Test(arguments: [["--mode", "lstm", "--bidirectional", "--layers", "2"], ["--mode", "gru", "--train", "--threads", "2"],
+                      ["--mode", "rnn-relu", "--train"], ["--mode", "matmul"]])
+    func benchPrintsJSON(_ options: [String]) throws {
+        let result = try CommandRunner.run(["bench", "--input-size", "4", "--hidden-size", "8", "--batch", "3", "--seq-len", "5",
+                                            "--repeat", "2", "--json"] + options)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "one line: \(result.stdout)")
+        let object = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any]
+        for key in ["min_ms", "median_ms", "gflops", "gflop", "peak_rss_mb"] {
+            #expect((object?[key] as? Double).map { $0 > 0 } == true, "\(options): \(key) in \(result.stdout)")
+        }
+        #expect(object?["mode"] as? String == options[1])
+    }
+
+    @Test func benchRejectsBadOptions() throws {
+        for options in [["--mode", "transformer"], ["--mode", "matmul", "--train"], ["--batch", "0"]] {
+            let result = try CommandRunner.run(["bench", "--repeat", "1"] + options)
+            #expect(result.status != 0, "\(options) should fail")
+            #expect(result.stderr.contains("Error:"), "\(options): \(result.stderr)")
+        }
+    }
+
     @Test func inspectRunAndFit() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
