@@ -242,7 +242,8 @@ final class RecurrentSequence: FusedFunction {
         let dhsp = buffers[4].base      // ∂L/∂hₛ₊₁, for dWₕᵣ
         let (hs, cs, ms, cache) = (hs.base, cs.base, ms.base, cache.base)
 
-        dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in
+        dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in (dOutput ?? []).withPointer { dOutputBase in
+            let dOutput = dOutput == nil ? nil : dOutputBase  // ∂L/∂output: [T, B, Hₒ]
             /// dgh of step s: [B, G·H]
             func dghp(_ s: Int) -> UnsafeMutablePointer<Float> { shared ? dgxp + time(s) * B * GH : dghStorage + s * B * GH }
             // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
@@ -282,7 +283,10 @@ final class RecurrentSequence: FusedFunction {
                     for s in stride(from: T - 1, through: 0, by: -1) {
                         let t = time(s), (dhIn, dhOut) = buffers(s)
                         let dh = dhIn + b0 * Ho, dhPrev = dhOut + b0 * Ho
-                        if let dOutput { for i in 0..<(nb * Ho) { dh[i] += dOutput[(t * B + b0) * Ho + i] } }
+                        if let dOutput {
+                            let rows = dOutput + (t * B + b0) * Ho
+                            for i in 0..<(nb * Ho) { dh[i] += rows[i] }
+                        }
                         var dmRows = UnsafePointer(dh)
                         if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
                             (dhsp + (s * B + b0) * Ho).update(from: dh, count: nb * Ho)
@@ -302,7 +306,7 @@ final class RecurrentSequence: FusedFunction {
             }
             let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
-        } }
+        } } }
 
         // After the loop: one product per weight gradient, over all steps.
         var grads: [[Float]?] = []
