@@ -118,8 +118,8 @@ final class RecurrentSequence: FusedFunction {
             inputBias = (0..<GH).map { $0 < folded ? bi[$0] + bh[$0] : bi[$0] }
             stepBias = folded < GH ? (0..<GH).map { $0 < folded ? 0 : bh[$0] } : nil
         }
-        // gx = x Wᵢₕᵀ + bᵢₕ, a chunk of steps at a time (about 128 rows: the chunk stays in cache
-        // until its steps read it, instead of a [T·B, G·H] array going out to memory and back).
+        // gx = x Wᵢₕᵀ + bᵢₕ, a chunk of steps at a time (about `chunkRows` rows: the chunk stays in
+        // cache until its steps read it, instead of a [T·B, G·H] array going out to memory and back).
         let chunk = max(1, min(T, Self.chunkRows / B))
         let gxBuffer = Scratch.take(chunk * B * GH)   // per thread's rows b₀..<b₁: [chunk, b₁ - b₀, G·H] at b₀·chunk
         let ghBuffer = Scratch.take(B * GH)
