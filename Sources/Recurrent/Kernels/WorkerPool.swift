@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 
-/// A persistent pool of worker threads with a cheap fork-join barrier, for the per-time-step
-/// parallelism of the recurrent loop (no thread creation or dispatch queue per step).
+/// A persistent pool of worker threads with a cheap fork-join, for the kernels' parallelism: the
+/// recurrent loop dispatches once per sequence and its threads meet per step at a
+/// ``StepBarrier``; no thread creation or dispatch queue per call.
 ///
 /// Workers spin on a generation counter for about a millisecond after each task (so that the next
 /// layer or call finds them awake: a wake-up through the kernel costs tens of microseconds), then
