@@ -129,8 +129,9 @@ import Testing
     }
 }
 
-/// Splitting work over threads (batch rows, or hidden units for small batches) must not change a
-/// single bit: every element is summed in the same order whatever the split.
+/// Splitting work over threads (batch rows, hidden units for small batches, the two directions)
+/// must not change a single bit: every element is summed in the same order whatever the split.
+/// Every test that changes the process-wide thread count lives in this one serialized suite.
 @Suite(.serialized) struct ThreadingTests {
     // Hidden sizes large enough for the unit split at batch 1 (4·512·512 multiply-adds per row).
     // Batch 40 splits rows and runs the input projection in chunks of 3 steps (7 = 3 + 3 + 1).
@@ -159,11 +160,17 @@ import Testing
         #expect(one == two, "\(kind) B=\(batch): 1 vs 2 threads differ in \(zip(one, two).filter { $0 != $1 }.count) tensors")
         #expect(one == three, "\(kind) B=\(batch): 1 vs 3 threads differ in \(zip(one, three).filter { $0 != $1 }.count) tensors")
     }
-}
 
-/// A small-batch bidirectional layer runs its two directions on two threads (same bits as one),
-/// and every pool thread works under the caller's task-local settings.
-@Suite(.serialized) struct DirectionThreadingTests {
+    /// The matrix product itself, its rows split over 2 threads, against the double reference.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func gemmTwoThreads(_ transposes: (Bool, Bool)) {
+        Kernels.setThreadCount(2)
+        defer { Kernels.setThreadCount(1) }
+        KernelTests().gemmMatchesReference(transposes)
+    }
+
+    // A small-batch bidirectional layer runs its two directions on two threads (same bits as one),
+    // and every pool thread works under the caller's task-local settings.
     @Test(arguments: [false, true])
     func directionsTogether(_ inference: Bool) throws {
         func run(threads: Int) throws -> [Float] {
