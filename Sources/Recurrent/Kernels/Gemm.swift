@@ -77,6 +77,12 @@ public enum Kernels {
     }
 
     static let threadCount = Mutex(1)
+
+    /// Frees the scratch buffers the recurrent layers keep for reuse between calls (up to 256 MiB
+    /// of states, caches and gradients: reusing them spares the page faults of fresh memory).
+    /// Returns the bytes released. Call it after a large job to give the memory back.
+    @discardableResult
+    public static func releaseScratchMemory() -> Int { Scratch.releaseIdle() }
 }
 
 /// A right-hand matrix operand `b` `[K, N]` (stored as `[N, K]` when `transposed`), packed once

@@ -33,6 +33,17 @@ struct Scratch {
         return Scratch(base: base, capacity: count)
     }
 
+    /// Frees every idle buffer; returns how many bytes were released.
+    @discardableResult
+    static func releaseIdle() -> Int {
+        let idle = pool.withLock { free in
+            defer { free.removeAll() }
+            return free
+        }
+        for b in idle { UnsafeMutablePointer<Float>(bitPattern: b.address)!.deallocate() }
+        return idle.reduce(0) { $0 + $1.capacity } * MemoryLayout<Float>.stride
+    }
+
     /// Returns `buffer` to the pool (or frees it when the pool is full); it must not be used after.
     static func give(_ buffer: Scratch) {
         if buffer.capacity == 0 { return }
