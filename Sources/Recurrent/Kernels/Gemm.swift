@@ -149,11 +149,6 @@ extension Tensor {
 extension PackedMatrix {
     /// `a · b (+ bias)` for `a` `[rows, K]` and `bias` `[N]`, with the rows split over the worker
     /// pool when large.
-    func product(_ a: [Float], rows m: Int, bias: [Float]? = nil) -> [Float] {
-        a.withPointer { product($0, rows: m, bias: bias) }
-    }
-
-    /// `a · b (+ bias)` for `a` `[rows, K]` given by a pointer.
     func product(_ pa: UnsafePointer<Float>, rows m: Int, bias: [Float]? = nil) -> [Float] {
         let large = m >= 16 && m * n * k >= 1 << 18
         return [Float](unsafeUninitializedCapacity: m * n) { buffer, count in

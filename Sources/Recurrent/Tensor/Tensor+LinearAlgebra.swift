@@ -29,15 +29,7 @@ func gemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, m: Int, n: Int, 
 
 /// `op(a) · op(b)` for scalars of row-major matrices.
 func gemm(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false) -> [Float] {
-    var c = [Float].uninitialized(m * n)  // every element is written by the product
-    c.withMutablePointer { pc in
-        a.withPointer { pa in
-            b.withPointer { pb in
-                Kernels.gemm(pc, pa, pb, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
-            }
-        }
-    }
-    return c
+    a.withPointer { pa in b.withPointer { pb in gemm(pa, pb, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB) } }
 }
 
 /// Matrix product of two rank-2 tensors (`a @ b`).
