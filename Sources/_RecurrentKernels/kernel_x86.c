@@ -21,7 +21,6 @@
 #define ROWS_12(X) ROWS_11(X) X(11)
 
 // ---- AVX-512: MR = 12, NR = 32 (24 zmm accumulators, 2 for B, 1 broadcast) -------------------
-//
 
 __attribute__((target("avx512f"), always_inline)) static inline void
 store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, const float *bias) {
@@ -37,12 +36,12 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
 }
 
 #define DECL512(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps();
-#define FMA512(r) { const __m512 av = _mm512_set1_ps(A_AT(r)); \
+#define FMA512(r) { const __m512 av = _mm512_set1_ps(a[p * 12 + r]); \
                     c##r##a = _mm512_fmadd_ps(av, b0, c##r##a); c##r##b = _mm512_fmadd_ps(av, b1, c##r##b); }
 #define STORE512(r) store512(c + r * ldc, c##r##a, c##r##b, m0, m1, beta, bias);
-#define KERNEL512(NAME, R) \
-    __attribute__((target("avx512f"))) static void NAME##_##R(long kc, const float *a, const float *b, float *c, \
-                                                             long ldc, int jlo, int jhi, int beta, const float *bias) { \
+#define KERNEL512(R) \
+    __attribute__((target("avx512f"))) static void tile512_##R(long kc, const float *a, const float *b, float *c, \
+                                                              long ldc, int jlo, int jhi, int beta, const float *bias) { \
         ROWS_##R(DECL512) \
         for (long p = 0; p < kc; p++) { \
             const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16); \
@@ -53,20 +52,16 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
         const __mmask16 m0 = (__mmask16)(full & 0xFFFF), m1 = (__mmask16)(full >> 16); \
         ROWS_##R(STORE512) \
     }
-#define A_AT(r) a[p * 12 + r]
-KERNEL512(packed512, 1) KERNEL512(packed512, 2) KERNEL512(packed512, 3) KERNEL512(packed512, 4)
-KERNEL512(packed512, 5) KERNEL512(packed512, 6) KERNEL512(packed512, 7) KERNEL512(packed512, 8)
-KERNEL512(packed512, 9) KERNEL512(packed512, 10) KERNEL512(packed512, 11) KERNEL512(packed512, 12)
-#undef A_AT
+KERNEL512(1) KERNEL512(2) KERNEL512(3) KERNEL512(4) KERNEL512(5) KERNEL512(6)
+KERNEL512(7) KERNEL512(8) KERNEL512(9) KERNEL512(10) KERNEL512(11) KERNEL512(12)
 
 typedef void (*tile512_fn)(long, const float *, const float *, float *, long, int, int, int, const float *);
 
 static void tile_avx512(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta,
                         const float *bias) {
-    static const tile512_fn by_rows_packed[13] = {
-        0, packed512_1, packed512_2, packed512_3, packed512_4, packed512_5, packed512_6,
-        packed512_7, packed512_8, packed512_9, packed512_10, packed512_11, packed512_12};
-    by_rows_packed[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias);
+    static const tile512_fn by_rows[13] = {0, tile512_1, tile512_2, tile512_3, tile512_4, tile512_5, tile512_6,
+                                           tile512_7, tile512_8, tile512_9, tile512_10, tile512_11, tile512_12};
+    by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias);
 }
 
 // Few rows (a batch of 1 to 3): up to four 32-column panels at once, so that up to 24
