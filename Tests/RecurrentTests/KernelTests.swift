@@ -161,6 +161,37 @@ import Testing
         #expect(one == three, "\(kind) B=\(batch): 1 vs 3 threads differ in \(zip(one, three).filter { $0 != $1 }.count) tensors")
     }
 
+    // Small stacks with a small batch run two layers at once, the upper one step behind the lower
+    // (3 and 4 layers: pairs, then a last single layer). Same bits as one thread, recorded and in
+    // inference, for the outputs, the final states and every gradient.
+    @Test(arguments: [("lstm", 1, 2), ("lstm", 3, 3), ("gru", 1, 2), ("gru", 7, 2), ("rnn", 5, 4), ("lstm_proj", 2, 2)])
+    func pipelinedLayers(_ kind: String, _ batch: Int, _ layers: Int) throws {
+        func run(threads: Int) throws -> [[Float]] {
+            Kernels.setThreadCount(threads)
+            defer { Kernels.setThreadCount(1) }
+            let layer: RecurrentLayer = withRandomSeed(21) {
+                switch kind {
+                case "lstm": LSTM(inputSize: 6, hiddenSize: 40, numLayers: layers)
+                case "lstm_proj": LSTM(inputSize: 6, hiddenSize: 40, numLayers: layers, projSize: 17)
+                case "gru": GRU(inputSize: 6, hiddenSize: 33, numLayers: layers, dropout: 0.5)  // eval: no dropout
+                default: RNN(inputSize: 6, hiddenSize: 65, numLayers: layers)
+                }
+            }
+            layer.eval()
+            #expect(layer.stack.pipelinesLayers(0, batch: batch) == (threads > 1), "\(kind): pipeline choice")
+            let x = testTensor([11, batch, 6], seed: 22)
+            let inference = try withoutGradients { try layer.stack.run(x, h0: nil, c0: nil, layerName: kind) }
+            let (y, h, c) = try layer.stack.run(x, h0: nil, c0: nil, layerName: kind)
+            weightedSum(y, seed: 23).backward()
+            return [y.scalars, inference.output.scalars, h.scalars, inference.h.scalars, c?.scalars ?? [],
+                    inference.c?.scalars ?? [], x.grad!.scalars] + layer.parameters.map { $0.grad!.scalars }
+        }
+        let one = try run(threads: 1), two = try run(threads: 2)
+        #expect(one[0] == one[1] && one[2] == one[3] && one[4] == one[5],
+                "\(kind) B=\(batch) L=\(layers): inference differs from the recorded forward")
+        #expect(one == two, "\(kind) B=\(batch) L=\(layers): 1 vs 2 threads differ in \(zip(one, two).filter { $0 != $1 }.count) tensors")
+    }
+
     /// The matrix product itself, its rows split over 2 threads, against the double reference.
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func gemmTwoThreads(_ transposes: (Bool, Bool)) {

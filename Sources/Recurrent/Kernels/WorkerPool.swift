@@ -122,6 +122,24 @@ final class StepBarrier: @unchecked Sendable {
     }
 }
 
+/// How many steps of a sequence one thread has finished, for another thread that consumes them
+/// one step behind (a pipeline of stacked layers).
+final class StepProgress: @unchecked Sendable {
+    private let finished = Atomic<Int>(0)
+
+    /// Announces that the first `count` steps are written (their writes become visible to `wait`).
+    func publish(_ count: Int) { finished.store(count, ordering: .releasing) }
+
+    /// Waits until at least `count` steps are announced.
+    func wait(for count: Int) {
+        var spins = 0
+        while finished.load(ordering: .acquiring) < count {
+            spins += 1
+            if spins > 20_000 { sched_yield() }
+        }
+    }
+}
+
 /// A per-thread boolean (pthread-specific), for detecting nested pool use.
 final class ThreadLocalFlag: @unchecked Sendable {
     private var key = pthread_key_t()

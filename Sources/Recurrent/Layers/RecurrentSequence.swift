@@ -40,20 +40,29 @@ final class RecurrentSequence: FusedFunction {
     /// two state slots and one cache slot are reused for all steps.
     let keepsHistory: Bool
 
-    private init(cell: any RecurrentCell, x: Tensor, weights: Weights, reverse: Bool, keepsHistory: Bool) {
+    /// Allocates the state and cache for a sequence of shape `[T, B, I]`; the history for a backward
+    /// pass is kept when gradients are on and the input (`inputNeedsGradient`), a state or a weight needs one.
+    private init(cell: any RecurrentCell, shape: (steps: Int, batch: Int, inputSize: Int), inputNeedsGradient: Bool,
+                 h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool) {
         self.cell = cell
-        (steps, batch, inputSize) = (x.shape[0], x.shape[1], x.shape[2])
+        (steps, batch, inputSize) = shape
         hidden = weights.inputWeight.shape[0] / cell.gateCount
         outSize = weights.hiddenWeight.shape[1]
         self.reverse = reverse
         hasBias = weights.inputBias != nil
         hasProjection = weights.projection != nil
-        self.keepsHistory = keepsHistory
+        keepsHistory = GradMode.isEnabled
+            && (inputNeedsGradient || ([h0] + (c0.map { [$0] } ?? []) + weights.all).contains { $0.requiresGrad })
         let (states, steps) = keepsHistory ? (steps + 1, steps) : (2, 1)
         hs = Scratch.take(states * batch * outSize)
         cs = Scratch.take(cell.hasCellState ? states * batch * hidden : 0)
         ms = Scratch.take(hasProjection ? steps * batch * hidden : 0)
         cache = Scratch.take(steps * batch * cell.cacheWidth * hidden)
+    }
+
+    private convenience init(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool) {
+        self.init(cell: cell, shape: (x.shape[0], x.shape[1], x.shape[2]), inputNeedsGradient: x.requiresGrad,
+                  h0: h0, c0: c0, weights: weights, reverse: reverse)
     }
 
     deinit { for buffer in [hs, cs, ms, cache] { Scratch.give(buffer) } }
@@ -73,12 +82,13 @@ final class RecurrentSequence: FusedFunction {
     private func slot(_ s: Int) -> Int { keepsHistory ? s : 0 }
 
     /// Whether each step splits hidden units (rather than batch rows) over the worker pool: when
-    /// the batch is too small to share and a step's recurrent product is large enough (≥ 128K
-    /// multiply-adds per row, measured: below that the per-step barrier costs more than it saves);
-    /// not with a projection, whose product needs every unit of `m`.
+    /// the batch is too small to share and a step's recurrent product is large enough (≥ 32K
+    /// multiply-adds per row; measured on the 2-core AMD Zen 4 machine: H = 128 at batch 1 runs
+    /// 1.4× faster split, H = 64 breaks even, H = 32 runs 1.8× slower, the per-step barrier costing
+    /// more than it saves); not with a projection, whose product needs every unit of `m`.
     private var useUnitSplit: Bool {
         let threads = Kernels.threadCount.withLock { $0 }
-        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 17
+        return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 15
     }
 
     /// Runs `cell` over `x` from `h0` (and `c0`).
@@ -90,26 +100,83 @@ final class RecurrentSequence: FusedFunction {
     static func apply(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool)
         -> (output: Tensor, h: Tensor, c: Tensor?)
     {
+        let op = RecurrentSequence(cell: cell, x: x, h0: h0, c0: c0, weights: weights, reverse: reverse)
+        var output = [Float].uninitialized(op.steps * op.batch * op.outSize)
+        output.withMutablePointer { out in
+            x.scalars.withPointer { op.forward(x: $0, into: out, h0: h0.scalars, c0: c0?.scalars, weights: weights) }
+        }
+        return op.results(output: output, x: x, h0: h0, c0: c0, weights: weights)
+    }
+
+    /// Runs two stacked layers (forward direction) at once on two threads: the second layer runs
+    /// one step behind the first and reads each of its outputs as soon as it is written (the
+    /// pipeline of the DeepCPU paper: each core keeps one layer's weights in its own cache, and a
+    /// step of either layer waits for nothing but its input). Results equal two ``apply(cell:x:h0:c0:weights:reverse:)``
+    /// calls bit for bit.
+    ///
+    /// - Parameters:
+    ///   - x: `[T, B, I]`, the first layer's input.
+    ///   - first, second: each layer's `h0: [B, Hₒ]`, `c0: [B, H]` (cells with state) and weights;
+    ///     the second layer's input size is the first's `Hₒ`.
+    /// - Returns: each layer's `output: [T, B, Hₒ]`, `h: [B, Hₒ]` and `c: [B, H]`.
+    static func applyPipelined(cell: any RecurrentCell, x: Tensor,
+                               first: (h0: Tensor, c0: Tensor?, weights: Weights),
+                               second: (h0: Tensor, c0: Tensor?, weights: Weights))
+        -> [(output: Tensor, h: Tensor, c: Tensor?)]
+    {
+        let lower = RecurrentSequence(cell: cell, x: x, h0: first.h0, c0: first.c0, weights: first.weights, reverse: false)
+        let (T, B, Ho) = (lower.steps, lower.batch, lower.outSize)
+        let upper = RecurrentSequence(cell: cell, shape: (T, B, Ho), inputNeedsGradient: lower.keepsHistory,
+                                      h0: second.h0, c0: second.c0, weights: second.weights, reverse: false)
+        var middle = [Float].uninitialized(T * B * Ho)     // the first layer's output, the second's input
+        var output = [Float].uninitialized(T * B * upper.outSize)
+        let progress = StepProgress()
+        middle.withMutablePointer { middle in output.withMutablePointer { out in x.scalars.withPointer { x in
+            WorkerPool.shared.run(upTo: 2) { part, parts in
+                if part == 0 {
+                    lower.forward(x: x, into: middle, h0: first.h0.scalars, c0: first.c0?.scalars, weights: first.weights,
+                                  published: progress)
+                }
+                if part == 1 || parts == 1 {
+                    upper.forward(x: middle, into: out, h0: second.h0.scalars, c0: second.c0?.scalars,
+                                  weights: second.weights, awaited: parts > 1 ? progress : nil)
+                }
+            }
+        } } }
+        let lowerResults = lower.results(output: middle, x: x, h0: first.h0, c0: first.c0, weights: first.weights)
+        let upperResults = upper.results(output: output, x: lowerResults.output, h0: second.h0, c0: second.c0,
+                                         weights: second.weights)
+        return [lowerResults, upperResults]
+    }
+
+    /// The autograd node and the output tensors for a finished forward pass.
+    private func results(output: [Float], x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights)
+        -> (output: Tensor, h: Tensor, c: Tensor?)
+    {
         let inputs = [x, h0] + (c0.map { [$0] } ?? []) + weights.all
-        let needsGradient = GradMode.isEnabled && inputs.contains { $0.requiresGrad }
-        let op = RecurrentSequence(cell: cell, x: x, weights: weights, reverse: reverse, keepsHistory: needsGradient)
-        let output = op.forward(x: x.scalars, h0: h0.scalars, c0: c0?.scalars, weights: weights)
-        let (T, B, H, Ho) = (op.steps, op.batch, op.hidden, op.outSize)
+        let (T, B, H, Ho) = (steps, batch, hidden, outSize)
         let outputShapes = [[T, B, Ho], [B, Ho]] + (cell.hasCellState ? [[B, H]] : [])
-        let node = Node.make(.fused(op), inputs: inputs, outputShapes: outputShapes)
-        let last = op.state(T)
-        let hN = op.keepsHistory ? Array(UnsafeBufferPointer(start: op.hs.base + last * B * Ho, count: B * Ho))
-                                 : Array(output[(op.time(T - 1) * B * Ho)..<((op.time(T - 1) + 1) * B * Ho)])
-        let cN = cell.hasCellState ? Array(UnsafeBufferPointer(start: op.cs.base + last * B * H, count: B * H)) : nil
+        let node = Node.make(.fused(self), inputs: inputs, outputShapes: outputShapes)
+        let last = state(T)
+        let hN = keepsHistory ? Array(UnsafeBufferPointer(start: hs.base + last * B * Ho, count: B * Ho))
+                              : Array(output[(time(T - 1) * B * Ho)..<((time(T - 1) + 1) * B * Ho)])
+        let cN = cell.hasCellState ? Array(UnsafeBufferPointer(start: cs.base + last * B * H, count: B * H)) : nil
         return (Tensor(shape: [T, B, Ho], scalars: output, node: node, outputIndex: 0),
                 Tensor(shape: [B, Ho], scalars: hN, node: node, outputIndex: 1),
                 cN.map { Tensor(shape: [B, H], scalars: $0, node: node, outputIndex: 2) })
     }
 
-    private func forward(x: [Float], h0: [Float], c0: [Float]?, weights: Weights) -> [Float] {
+    /// The forward pass: reads `x: [T, B, I]`, writes `out: [T, B, Hₒ]` and the states.
+    ///
+    /// In a pipeline of two layers (forward direction only, one thread each), the lower layer
+    /// announces each finished step in `published`, and the upper one waits in `awaited` for the
+    /// steps of `x` it is about to read; it then projects its input one step at a time.
+    private func forward(x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, h0: [Float], c0: [Float]?,
+                         weights: Weights, published: StepProgress? = nil, awaited: StepProgress? = nil) {
         let (T, B, H, Ho) = (steps, batch, hidden, outSize)
         let GH = cell.gateCount * H, width = cell.cacheWidth * H
-        var output = [Float].uninitialized(T * B * Ho)
+        let pipelined = published != nil || awaited != nil
+        precondition(!pipelined || !reverse, "RecurrentSequence: only forward layers run as a pipeline")
         // Both biases of the folded gates go into gx once; only the rest of bₕₕ is added per step
         // (each in the epilogue of its product).
         let folded = cell.foldedBiasGates * H
@@ -120,7 +187,7 @@ final class RecurrentSequence: FusedFunction {
         }
         // gx = x Wᵢₕᵀ + bᵢₕ, a chunk of steps at a time (about `chunkRows` rows: the chunk stays in
         // cache until its steps read it, instead of a [T·B, G·H] array going out to memory and back).
-        let chunk = max(1, min(T, Self.chunkRows / B))
+        let chunk = pipelined ? 4 : max(1, min(T, Self.chunkRows / B))
         let gxBuffer = Scratch.take(chunk * B * GH)   // per thread's rows b₀..<b₁: [chunk, b₁ - b₀, G·H] at b₀·chunk
         let ghBuffer = Scratch.take(B * GH)
         defer { Scratch.give(gxBuffer); Scratch.give(ghBuffer) }
@@ -134,8 +201,7 @@ final class RecurrentSequence: FusedFunction {
 
         h0.withPointer { hs.update(from: $0, count: h0.count) }
         if let c0 { c0.withPointer { cs.update(from: $0, count: c0.count) } }
-        output.withMutablePointer { out in (stepBias ?? []).withPointer { stepBiasPointer in
-        (inputBias ?? []).withPointer { inputBiasPointer in x.withPointer { x in
+        (stepBias ?? []).withPointer { stepBiasPointer in (inputBias ?? []).withPointer { inputBiasPointer in
             let hiddenBias = stepBias == nil ? nil : stepBiasPointer  // [G·H], zero in the folded gates
             let inputBias = inputBias == nil ? nil : inputBiasPointer
             // The weights, packed once for all steps: Wᵢₕᵀ as [I, G·H], Wₕₕᵀ as [Hₒ, G·H], Wₕᵣᵀ as [H, P].
@@ -149,6 +215,7 @@ final class RecurrentSequence: FusedFunction {
                 let (b0, nb) = (rows.lowerBound, rows.count)
                 let gxRows = gx + b0 * chunk * GH  // this thread's [count, nb, G·H]
                 if s == s0 {  // gx[chunk] = x[chunk] Wᵢₕᵀ + bᵢₕ for these rows, as one product
+                    awaited?.wait(for: t0 + count)
                     var a = x + t0 * B * inputSize  // all rows of the chunk are contiguous in x when nb = B
                     if nb < B {
                         for i in 0..<count {
@@ -195,7 +262,7 @@ final class RecurrentSequence: FusedFunction {
             }
 
             // One dispatch for the whole sequence: each thread walks every step for its share.
-            if useUnitSplit {
+            if useUnitSplit && !pipelined {
                 // Few rows: split the hidden units; each thread keeps its columns of the weights in its
                 // own cache, and the threads meet once per step (every unit of hₛ₊₁ feeds every unit).
                 let barrier = StepBarrier()
@@ -211,12 +278,14 @@ final class RecurrentSequence: FusedFunction {
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
                     let xRows = Scratch.take(parts > 1 ? chunk * rows.count * inputSize : 0)
-                    for s in 0..<T { step(s, rows: rows, xRows: xRows.base) }
+                    for s in 0..<T {
+                        step(s, rows: rows, xRows: xRows.base)
+                        published?.publish(s + 1)
+                    }
                     Scratch.give(xRows)
                 }
             }
-        } } } }
-        return output
+        } }
     }
 
     func backward(outputGradients: [[Float]?], inputs: [Tensor]) -> [[Float]?] {
