@@ -10,10 +10,12 @@ struct Bench: ParsableCommand {
             Warms up, then times --repeat runs and reports the minimum and median in milliseconds and \
             GFLOP/s (2 flops per multiply-add of the input projection, the recurrent product and any \
             projection; training counts three times the forward products). --train times forward + \
-            backward of the summed output with all weight gradients. --mode matmul times one matrix             product [batch, input-size] · [input-size, hidden-size] instead (the machine's product rate).
+            backward of the summed output with all weight gradients. --mode matmul times one matrix \
+            product [batch, input-size] · [input-size, hidden-size] instead (the machine's product rate); \
+            --mode peak times register-only fused multiply-adds on every thread (the machine's ceiling).
             """)
 
-    @Option(help: "lstm, gru, rnn-tanh, rnn-relu, or matmul (a plain matrix product).") var mode = "lstm"
+    @Option(help: "lstm, gru, rnn-tanh, rnn-relu, matmul (a plain matrix product) or peak (FMA ceiling).") var mode = "lstm"
     @Option(help: "Input features I.") var inputSize = 256
     @Option(help: "Hidden size H.") var hiddenSize = 256
     @Option(help: "Batch B.") var batch = 64
@@ -27,11 +29,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "With --json, include every repetition's time.") var times = false
 
     func validate() throws {
-        guard ["lstm", "gru", "rnn-tanh", "rnn-relu", "matmul"].contains(mode) else {
-            throw ValidationError("--mode must be lstm, gru, rnn-tanh, rnn-relu or matmul, got '\(mode)'")
+        guard ["lstm", "gru", "rnn-tanh", "rnn-relu", "matmul", "peak"].contains(mode) else {
+            throw ValidationError("--mode must be lstm, gru, rnn-tanh, rnn-relu, matmul or peak, got '\(mode)'")
         }
-        if mode == "matmul" && (train || bidirectional || layers != 1) {
-            throw ValidationError("--mode matmul takes no --train, --bidirectional or --layers")
+        if (mode == "matmul" || mode == "peak") && (train || bidirectional || layers != 1) {
+            throw ValidationError("--mode \(mode) takes no --train, --bidirectional or --layers")
         }
         for (name, v) in [("--input-size", inputSize), ("--hidden-size", hiddenSize), ("--batch", batch), ("--seq-len", seqLen),
                           ("--layers", layers), ("--threads", threads), ("--repeat", `repeat`)] where v <= 0 {
@@ -52,8 +54,11 @@ struct Bench: ParsableCommand {
         }
         layer.eval()
         let x = Tensor.randomNormal([mode == "matmul" ? 1 : seqLen, batch, mode == "matmul" ? 1 : inputSize])
+        var peakFlops = 0.0
         func once() throws {
-            if mode == "matmul" {
+            if mode == "peak" {
+                peakFlops = max(peakFlops, Kernels.measureFMAPeak())
+            } else if mode == "matmul" {
                 _ = withoutGradients { matmul(a, b) }
             } else if train {
                 layer.zeroGrad()
@@ -87,7 +92,8 @@ struct Bench: ParsableCommand {
             flops += Double(d) * 2 * Double(seqLen * batch * gates * hiddenSize * (input + hiddenSize))
         }
         if train { flops *= 3 }
-        let gflops = flops / (minimum / 1e3) / 1e9
+        let gflops = mode == "peak" ? peakFlops / 1e9 : flops / (minimum / 1e3) / 1e9
+        if mode == "peak" { flops = peakFlops * minimum / 1e3 }
         if json {
             print("{\"mode\":\"\(mode)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops)),\"gflop\":\(String(format: "%.6g", flops / 1e9)),\"peak_rss_mb\":\(String(format: "%.1f", peakMB))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
         } else {

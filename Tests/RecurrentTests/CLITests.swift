@@ -17,9 +17,10 @@ import Testing
     }
 
     /// `recurrent bench --json` prints one JSON object with the timings the issue names (no timing
-    /// is asserted), for layers, training and the plain matrix product; bad options fail cleanly.
+    /// is asserted), for layers, training, the plain matrix product and the FMA ceiling; bad options
+    /// fail cleanly.
     @Test(arguments: [["--mode", "lstm", "--bidirectional", "--layers", "2"], ["--mode", "gru", "--train", "--threads", "2"],
-                      ["--mode", "rnn-relu", "--train"], ["--mode", "matmul"]])
+                      ["--mode", "rnn-relu", "--train"], ["--mode", "matmul"], ["--mode", "peak"]])
     func benchPrintsJSON(_ options: [String]) throws {
         let result = try CommandRunner.run(["bench", "--input-size", "4", "--hidden-size", "8", "--batch", "3", "--seq-len", "5",
                                             "--repeat", "2", "--json"] + options)
@@ -34,7 +35,8 @@ import Testing
     }
 
     @Test func benchRejectsBadOptions() throws {
-        for options in [["--mode", "transformer"], ["--mode", "matmul", "--train"], ["--batch", "0"]] {
+        for options in [["--mode", "transformer"], ["--mode", "matmul", "--train"], ["--mode", "peak", "--layers", "2"],
+                        ["--batch", "0"]] {
             let result = try CommandRunner.run(["bench", "--repeat", "1"] + options)
             #expect(result.status != 0, "\(options) should fail")
             #expect(result.stderr.contains("Error:"), "\(options): \(result.stderr)")

@@ -78,6 +78,21 @@ public enum Kernels {
 
     static let threadCount = Mutex(1)
 
+    /// The machine's fused multiply-add ceiling with the current ``instructionSet``, in flops per
+    /// second: every pool thread (see ``setThreadCount(_:)``) runs `iterations` rounds of twelve
+    /// register-only vector FMAs at once, with no memory traffic. No matrix product can run faster.
+    public static func measureFMAPeak(iterations: Int = 20_000_000) -> Double {
+        let isa = rk_isa(UInt32(instructionSet.rawValue))
+        let threads = threadCount.withLock { $0 }
+        var flops = [Double](repeating: 0, count: threads), sinks = [Float](repeating: 0, count: threads)
+        let start = DispatchTime.now().uptimeNanoseconds
+        flops.withUnsafeMutableBufferPointer { flops in sinks.withUnsafeMutableBufferPointer { sinks in
+            WorkerPool.shared.run(upTo: threads) { part, _ in flops[part] = rk_fma_peak(iterations, isa, &sinks[part]) }
+        } }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return flops.reduce(0, +) / seconds
+    }
+
     /// Frees the scratch buffers the recurrent layers keep for reuse between calls (up to 256 MiB
     /// of states, caches and gradients: reusing them spares the page faults of fresh memory).
     /// Returns the bytes released. Call it after a large job to give the memory back.

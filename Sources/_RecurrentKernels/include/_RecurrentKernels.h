@@ -61,6 +61,11 @@ void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const
 void rk_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache, const float *h_prev,
                           long rows, long H, long u0, long u1, rk_isa isa);
 
+/// Runs `iterations` rounds of 12 independent register-only fused multiply-adds with the vectors
+/// of `isa` (clamped to the CPU) and returns the flops done; `sink` receives their sum (so the
+/// loop cannot be removed). Timed from outside, it gives one core's FMA ceiling.
+double rk_fma_peak(long iterations, rk_isa isa, float *sink);
+
 #ifdef __cplusplus
 }
 #endif
