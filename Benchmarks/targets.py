@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Checks a table written by `compare.py --markdown OUT.md` against the targets of issue 4.
+
+    python3 Benchmarks/targets.py OUT.md
+
+For every row it prints the ratio the target asks for, the ratio measured, and, for a miss, the
+time the target needs and what share of the machine's FMA ceiling that time asks of the
+multiply-adds alone (above 100%: no implementation can meet it on this machine).
+"""
+import re
+import sys
+
+FORWARD, TRAIN = 1.3, 1.5
+EXCEPTIONS = {("deepbench-512", "forward"): 1.0, ("deepbench-1024", "forward"): 1.0, ("gru", "train"): 2.0}
+RATE_TARGET = {"medium", "large", "deep-4"}  # forward: 65% of the machine's matrix-product rate
+
+
+def main(path):
+    text = open(path).read()
+    ceiling = float(re.search(r"is (\d+(?:\.\d+)?) GFLOP/s: no engine", text).group(1))
+    print(f"FMA ceiling: {ceiling:.0f} GFLOP/s\n")
+    print("| config | mode | target | measured | met | time the target needs | share of the FMA ceiling it needs |")
+    print("|---|---|---|---|---|---|---|")
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 11 or not cells[2][:1].isdigit():
+            continue
+        name, mode = cells[0], cells[1]
+        ours = float(cells[2].split("/")[0])
+        peers = {"PyTorch": cells[3], "ORT": cells[4]} if mode == "forward" else {"PyTorch": cells[3]}
+        peers = {k: float(v.split("/")[0]) for k, v in peers.items() if v != "—"}
+        who, best = min(peers.items(), key=lambda kv: kv[1])
+        target = EXCEPTIONS.get((name, mode), FORWARD if mode == "forward" else TRAIN)
+        ratio = best / ours
+        gflop = float(cells[7]) * ours / 1e3
+        needed = best / target
+        share = gflop / (needed / 1e3) / ceiling
+        met = ratio >= target
+        print(f"| {name} | {mode} | {target:.1f}× {who} | {ratio:.2f}× | {'yes' if met else 'no'} "
+              f"| {needed:.2f} ms | {'—' if met else f'{100 * share:.0f}%'} |")
+        if mode == "forward" and name in RATE_TARGET:
+            rate = float(cells[8].rstrip("%"))
+            print(f"| {name} | forward | 65% of product rate | {rate:.0f}% | {'yes' if rate >= 65 else 'no'} | — | — |")
+        if mode == "train" and cells[10] != "—":
+            mine, theirs = (float(v) for v in cells[10].split("/"))
+            print(f"| {name} | train | peak memory ≤ PyTorch | {mine:.0f} / {theirs:.0f} MB | {'yes' if mine <= theirs else 'no'} | — | — |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
