@@ -27,11 +27,13 @@ def main(path):
             continue
         name, mode = cells[0], cells[1]
         ours = float(cells[2].split("/")[0])
-        peers = {"PyTorch": cells[3], "ORT": cells[4]} if mode == "forward" else {"PyTorch": cells[3]}
-        peers = {k: float(v.split("/")[0]) for k, v in peers.items() if v != "—"}
-        who, best = min(peers.items(), key=lambda kv: kv[1])
+        # Each peer: (min ms, its ratio as compare.py printed it from the unrounded times).
+        peers = {"PyTorch": (cells[3], cells[5])}
+        if mode == "forward":
+            peers["ORT"] = (cells[4], cells[6])
+        peers = {k: (float(ms.split("/")[0]), float(r.rstrip("×"))) for k, (ms, r) in peers.items() if ms != "—"}
+        who, (best, ratio) = min(peers.items(), key=lambda kv: kv[1][1])
         target = EXCEPTIONS.get((name, mode), FORWARD if mode == "forward" else TRAIN)
-        ratio = best / ours
         gflop = float(cells[7]) * ours / 1e3
         needed = best / target
         share = gflop / (needed / 1e3) / ceiling
