@@ -60,14 +60,8 @@ public enum Kernels {
             referenceGemm(c, a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
             return
         }
-        let weights = PackedMatrix(b, k: k, n: n, transposed: transposeB)
-        let large = m >= 16 && m * n * k >= 1 << 18
-        WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
-            let rows = partition(m, part, parts)
-            // Rows of op(a): rows of a, or columns of a stored [K, M] (the kernel packs either).
-            weights.multiply(into: c + rows.lowerBound * n, ldc: n, a + (transposeA ? rows.lowerBound : rows.lowerBound * k),
-                             lda: transposeA ? m : k, transposeA: transposeA, m: rows.count, columns: 0..<n, accumulate: accumulate)
-        }
+        PackedMatrix(b, k: k, n: n, transposed: transposeB).multiply(into: c, a, m: m, transposeA: transposeA,
+                                                                      accumulate: accumulate)
     }
 
     /// Sets how many threads the kernels may use (1: the calling thread only).
@@ -162,22 +156,25 @@ extension Tensor {
 }
 
 extension PackedMatrix {
+    /// `c (+)= op(a) · b` for `c` `[M, N]` and `a` `[M, K]` (`[K, M]` when `transposeA`), with the
+    /// rows split over the worker pool when large.
+    func multiply(into c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, m: Int, transposeA: Bool = false,
+                  accumulate: Bool = false, bias: UnsafePointer<Float>? = nil) {
+        let large = m >= 16 && m * n * k >= 1 << 18
+        WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
+            let rows = partition(m, part, parts)
+            // Rows of op(a): rows of a, or columns of a stored [K, M] (the kernel packs either).
+            multiply(into: c + rows.lowerBound * n, ldc: n, a + (transposeA ? rows.lowerBound : rows.lowerBound * k),
+                     lda: transposeA ? m : k, transposeA: transposeA, m: rows.count, columns: 0..<n, accumulate: accumulate,
+                     bias: bias)
+        }
+    }
+
     /// `a · b (+ bias)` for `a` `[rows, K]` and `bias` `[N]`, with the rows split over the worker
     /// pool when large.
     func product(_ pa: UnsafePointer<Float>, rows m: Int, bias: [Float]? = nil) -> [Float] {
-        let large = m >= 16 && m * n * k >= 1 << 18
-        return [Float](unsafeUninitializedCapacity: m * n) { buffer, count in
-            let pc = buffer.baseAddress!
-            do {
-                (bias ?? []).withPointer { pb in
-                    let pb = bias == nil ? nil : pb
-                    WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
-                        let rows = partition(m, part, parts)
-                        multiply(into: pc + rows.lowerBound * n, ldc: n, pa + rows.lowerBound * k, lda: k, m: rows.count,
-                                 columns: 0..<n, accumulate: false, bias: pb)
-                    }
-                }
-            }
+        [Float](unsafeUninitializedCapacity: m * n) { buffer, count in
+            (bias ?? []).withPointer { pb in multiply(into: buffer.baseAddress!, pa, m: m, bias: bias == nil ? nil : pb) }
             count = m * n
         }
     }
