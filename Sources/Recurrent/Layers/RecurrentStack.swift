@@ -80,8 +80,9 @@ final class RecurrentStack {
     /// Whether layers `l` and `l+1` run at once, the upper one a step behind the lower, each on its
     /// own thread: for one direction, when the batch is too small to split its rows over the
     /// threads, no dropout sits between the layers, and each layer's weights (up to 2 MiB) fit
-    /// about one core's cache. (Measured on 2 threads: 1.2–1.7× faster than splitting each step's
-    /// hidden units for H ≤ 256; 5–10% slower for H = 512, whose weights a core cannot keep.)
+    /// about one core's cache. (Measured on 2 threads against splitting each step's hidden units:
+    /// 1.2–1.75× faster for H ≤ 128, 1.06–1.12× for H = 200–256 at batch 1–4 except 2% slower at
+    /// H = 256, batch 1; 10% slower for H = 512, whose 8 MiB per layer a core cannot keep.)
     func pipelinesLayers(_ l: Int, batch: Int) -> Bool {
         let threads = Kernels.threadCount.withLock { $0 }
         func weightCount(_ l: Int) -> Int {
