@@ -31,10 +31,10 @@ final class RecurrentSequence: FusedFunction {
     let hasBias: Bool, hasProjection: Bool
     // Saved by the forward pass for the backward pass (see `keepsHistory` for inference).
     // Every element is written before it is read (state 0 from h0/c0, the rest by the steps).
-    private let hs: Scratch      // [T+1, B, Hₒ]  h₀ … h_T in step order (2 slots in inference)
-    private let cs: Scratch      // [T+1, B, H]   c₀ … c_T, cells with state (2 slots in inference)
-    private let ms: Scratch      // [T, B, H]     pre-projection hidden states, projection only (1 slot)
-    private let cache: Scratch   // [T, B, cacheWidth·H]                                       (1 slot)
+    let hs: Scratch      // [T+1, B, Hₒ]  h₀ … h_T in step order (2 slots in inference)
+    let cs: Scratch      // [T+1, B, H]   c₀ … c_T, cells with state (2 slots in inference)
+    let ms: Scratch      // [T, B, H]     pre-projection hidden states, projection only (1 slot)
+    let cache: Scratch   // [T, B, cacheWidth·H]                                       (1 slot)
 
     /// Whether every step's state and cache are kept for a backward pass; without one (inference)
     /// two state slots and one cache slot are reused for all steps.
@@ -76,7 +76,7 @@ final class RecurrentSequence: FusedFunction {
 
     func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
     /// Where the state after `s` steps lives in `hs` / `cs`.
-    private func state(_ s: Int) -> Int { keepsHistory ? s : s & 1 }
+    func state(_ s: Int) -> Int { keepsHistory ? s : s & 1 }
     /// `h` after `s` steps, `[B, Hₒ]`: in `hs`, except in inference, where every step writes its
     /// `h` straight into its row of the output `[T, B, Hₒ]` (no copy) and reads the previous one there.
     private func hState(_ s: Int, _ output: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
@@ -90,7 +90,7 @@ final class RecurrentSequence: FusedFunction {
     /// multiply-adds per row; measured on the 2-core AMD Zen 4 machine: H = 128 at batch 1 runs
     /// 1.4× faster split, H = 64 breaks even, H = 32 runs 1.8× slower, the per-step barrier costing
     /// more than it saves); not with a projection, whose product needs every unit of `m`.
-    private var useUnitSplit: Bool {
+    var useUnitSplit: Bool {
         let threads = Kernels.threadCount.withLock { $0 }
         return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 15
     }
@@ -291,134 +291,4 @@ final class RecurrentSequence: FusedFunction {
             }
         } }
     }
-
-    func backward(outputGradients: [[Float]?], inputs: [Tensor]) -> [[Float]?] {
-        precondition(keepsHistory, "RecurrentSequence: backward without a recorded forward")
-        let (T, B, I, H, Ho) = (steps, batch, inputSize, hidden, outSize)
-        let GH = cell.gateCount * H, width = cell.cacheWidth * H
-        let x = inputs[0].scalars
-        let hasC0 = cell.hasCellState
-        let weightIndex = hasC0 ? 3 : 2
-
-        let dOutput = outputGradients[0]
-        var dh = outputGradients[1] ?? Array(repeating: 0, count: B * Ho)   // running ∂L/∂hₛ₊₁
-        var dc = hasC0 ? (outputGradients[2] ?? Array(repeating: 0, count: B * H)) : []
-        // Every row of these is written by the steps (dhPrev is zeroed by each). When the cell's dgh
-        // equals its dgx, one buffer (by time) serves as both.
-        let shared = cell.sharesGateGradients
-        let buffers = [B * Ho, hasProjection ? B * H : 0, T * B * GH, shared ? 0 : T * B * GH, hasProjection ? T * B * Ho : 0]
-            .map(Scratch.take)
-        defer { buffers.forEach(Scratch.give) }
-        let dhPrevp = buffers[0].base, dmp = buffers[1].base
-        let dgxp = buffers[2].base      // [T, B, G·H] indexed by time t
-        let dghStorage = buffers[3].base  // [T, B, G·H] indexed by step s
-        let dhsp = buffers[4].base      // ∂L/∂hₛ₊₁, for dWₕᵣ
-        let (hs, cs, ms, cache) = (hs.base, cs.base, ms.base, cache.base)
-
-        dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in (dOutput ?? []).withPointer { dOutputBase in
-            let dOutput = dOutput == nil ? nil : dOutputBase  // ∂L/∂output: [T, B, Hₒ]
-            /// dgh of step s: [B, G·H]
-            func dghp(_ s: Int) -> UnsafeMutablePointer<Float> { shared ? dgxp + time(s) * B * GH : dghStorage + s * B * GH }
-            // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
-            let recurrent = inputs[weightIndex + 1].packedMatrix(transposed: false)
-            let projector = hasProjection ? inputs.last!.packedMatrix(transposed: false) : nil
-            // The running ∂L/∂hₛ₊₁ alternates between the two buffers: step s reads one, writes the other.
-            func buffers(_ s: Int) -> (dh: UnsafeMutablePointer<Float>, dhPrev: UnsafeMutablePointer<Float>) {
-                (T - 1 - s) % 2 == 0 ? (dhp, dhPrevp) : (dhPrevp, dhp)
-            }
-            if useUnitSplit {
-                let barrier = StepBarrier()
-                WorkerPool.shared.run(upTo: Int.max) { part, parts in
-                    let units = unitPartition(H, part, parts)
-                    for (n, s) in stride(from: T - 1, through: 0, by: -1).enumerated() {
-                        let t = time(s), (dh, dhPrev) = buffers(s)
-                        for b in 0..<B {
-                            for j in units {
-                                if let dOutput { dh[b * Ho + j] += dOutput[(t * B + b) * Ho + j] }
-                                dhPrev[b * Ho + j] = 0
-                            }
-                        }
-                        cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp(s), dhPrev: dhPrev, dc: hasC0 ? dcp : nil,
-                                          dh: dh, cache: cache + s * B * width, hPrev: hs + s * B * Ho,
-                                          cPrev: hasC0 ? cs + s * B * H : nil, batch: B, hidden: H, units: units)
-                        // Every unit's dgh is needed for each column of dhₛ: a second phase after a barrier.
-                        barrier.wait(participants: parts, crossing: 2 * n + 1)
-                        let columns = unitPartition(Ho, part, parts)
-                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s), lda: GH, m: B, columns: columns, accumulate: true)
-                        barrier.wait(participants: parts, crossing: 2 * n + 2)
-                    }
-                }
-            } else {
-                // Batch rows are independent for the whole sequence: one dispatch, no barrier.
-                WorkerPool.shared.run(upTo: B / 4) { part, parts in
-                    let rows = partition(B, part, parts)
-                    let (b0, nb) = (rows.lowerBound, rows.count)
-                    for s in stride(from: T - 1, through: 0, by: -1) {
-                        let t = time(s), (dhIn, dhOut) = buffers(s)
-                        let dh = dhIn + b0 * Ho, dhPrev = dhOut + b0 * Ho
-                        if let dOutput {
-                            let rows = dOutput + (t * B + b0) * Ho
-                            for i in 0..<(nb * Ho) { dh[i] += rows[i] }
-                        }
-                        var dmRows = UnsafePointer(dh)
-                        if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
-                            (dhsp + (s * B + b0) * Ho).update(from: dh, count: nb * Ho)
-                            projector!.multiply(into: dmp + b0 * H, ldc: H, dh, lda: Ho, m: nb, columns: 0..<H, accumulate: false)
-                            dmRows = UnsafePointer(dmp + b0 * H)
-                        }
-                        dhPrev.update(repeating: 0, count: nb * Ho)
-                        cell.stepBackward(dgx: dgxp + (t * B + b0) * GH, dgh: dghp(s) + b0 * GH, dhPrev: dhPrev,
-                                          dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
-                                          hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
-                                          batch: nb, hidden: H, units: 0..<H)
-                        // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
-                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s) + b0 * GH, lda: GH, m: nb, columns: 0..<Ho,
-                                           accumulate: true)
-                    }
-                }
-            }
-            let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
-            if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
-        } } }
-
-        // After the loop: one product per weight gradient, over all steps.
-        var grads: [[Float]?] = []
-        grads.append(inputs[weightIndex].packedMatrix(transposed: false).product(dgxp, rows: T * B))  // dx = dgx Wᵢₕ: [T·B, I]
-        grads.append(dh)                                                               // dh₀
-        if hasC0 { grads.append(dc) }                                                  // dc₀
-        grads.append(gemm(dgxp, x, m: GH, n: I, k: T * B, transposeA: true))           // dWᵢₕ: [G·H, I]
-        // dWₕₕ = Σ dghᵀ hₛ: [G·H, Hₒ], with hₛ matched to each row of dgh: the first T states by
-        // step as saved, or by time when dgh is dgx (a reordered copy for the reverse direction).
-        let hByTime = Scratch.take(shared && reverse ? T * B * Ho : 0)
-        defer { Scratch.give(hByTime) }
-        for s in 0..<T where shared && reverse { (hByTime.base + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
-        grads.append(gemm(shared ? dgxp : dghStorage, shared && reverse ? hByTime.base : hs, m: GH, n: Ho, k: T * B,
-                          transposeA: true))                                           // dWₕₕ: [G·H, Hₒ]
-        if hasBias {
-            let inputBias = columnSums(dgxp, rows: T * B, columns: GH)
-            grads.append(inputBias)                                                    // dbᵢₕ
-            grads.append(shared ? inputBias : columnSums(dghStorage, rows: T * B, columns: GH))  // dbₕₕ
-        }
-        if hasProjection { grads.append(gemm(dhsp, ms, m: Ho, n: H, k: T * B, transposeA: true)) }  // dWₕᵣ: [P, H]
-        return grads
-    }
-}
-
-/// Participant `i` of `n`'s share of `0..<count`, with boundaries on multiples of 16 (whole
-/// vector registers) where the count allows.
-func unitPartition(_ count: Int, _ i: Int, _ n: Int) -> Range<Int> {
-    func boundary(_ k: Int) -> Int { k == n ? count : min(count, (count * k / n) / 16 * 16) }
-    return boundary(i)..<boundary(i + 1)
-}
-
-/// Σ over rows of a `[rows, columns]` matrix (row by row, so the inner loop vectorizes).
-func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int) -> [Float] {
-    var sums = [Float](repeating: 0, count: columns)
-    sums.withMutablePointer { s in
-        for r in 0..<rows {
-            let row = x + r * columns
-            for j in 0..<columns { s[j] += row[j] }
-        }
-    }
-    return sums
 }
