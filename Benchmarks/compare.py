@@ -46,6 +46,12 @@ SUITE = [
 BINARY = os.path.join(".build", "release", "recurrent")
 
 
+def last_json(argv):
+    """Runs argv and parses the JSON object on the last line of its output."""
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def ours(cfg, mode, threads, repeat):
     name, cell, i, h, b, t, layers, dirs, _ = cfg
     args = [BINARY, "bench", "--mode", cell, "--input-size", str(i), "--hidden-size", str(h), "--batch", str(b),
@@ -55,14 +61,11 @@ def ours(cfg, mode, threads, repeat):
         args.append("--bidirectional")
     if mode == "train":
         args.append("--train")
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return last_json(args)
 
 
 def peer(engine, cfg, mode, threads, repeat):
-    out = subprocess.run([sys.executable, __file__, "--worker", engine, cfg[0], mode, str(threads), str(repeat)],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return last_json([sys.executable, __file__, "--worker", engine, cfg[0], mode, str(threads), str(repeat)])
 
 
 def peak_rss_mb():
@@ -204,16 +207,12 @@ def main():
         sys.exit(f"{BINARY} not found: run `swift build -c release` first")
     only = set(filter(None, args.only.split(",")))
     # The machine's matrix-product rate: the best of the three engines on a 2048³ product, same threads.
-    def peer_rate(engine):
-        out = subprocess.run([sys.executable, __file__, "--matmul-worker", engine, str(args.threads)], check=True,
-                             capture_output=True, text=True).stdout
-        return json.loads(out.strip().splitlines()[-1])["gflops"]
-    mkl, mlas = peer_rate("torch"), peer_rate("ort")
-    own = json.loads(subprocess.run([BINARY, "bench", "--mode", "matmul", "--batch", "2048", "--input-size", "2048",
-                                     "--hidden-size", "2048", "--threads", str(args.threads), "--repeat", "10", "--json"],
-                                    check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])["gflops"]
-    peak = json.loads(subprocess.run([BINARY, "bench", "--mode", "peak", "--threads", str(args.threads), "--repeat", "3",
-                                      "--json"], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])["gflops"]
+    mkl, mlas = (last_json([sys.executable, __file__, "--matmul-worker", engine, str(args.threads)])["gflops"]
+                 for engine in ("torch", "ort"))
+    threads = ["--threads", str(args.threads), "--json"]
+    own = last_json([BINARY, "bench", "--mode", "matmul", "--batch", "2048", "--input-size", "2048", "--hidden-size",
+                     "2048", "--repeat", "10"] + threads)["gflops"]
+    peak = last_json([BINARY, "bench", "--mode", "peak", "--repeat", "3"] + threads)["gflops"]
     machine = max(mkl, mlas, own)
     rate_line = (f"Matrix-product rate, 2048³ single precision, {args.threads} threads: PyTorch (MKL) {mkl:.0f} GFLOP/s, "
                  f"ONNX Runtime (MLAS) {mlas:.0f} GFLOP/s, Recurrent {own:.0f} GFLOP/s. The machine's rate is the "
