@@ -33,6 +33,10 @@ final class WorkerPool: @unchecked Sendable {
     /// Set on the pool's own threads and during `run`, so nested calls run inline.
     private static let insideKey = ThreadLocalFlag()
 
+    /// How many threads a ``run(upTo:_:)`` started on this thread could use: the configured count,
+    /// or 1 inside a running task (nested calls run inline).
+    static var availableThreads: Int { insideKey.isSet ? 1 : Kernels.threadCount.withLock { $0 } }
+
     /// Runs `body(i, n)` for `i` in `0..<n` on `n` threads (the caller is participant 0), where
     /// `n = min(wanted, Kernels.threadCount)`; returns when all have finished. Calls made from
     /// inside a running task execute inline with `n = 1`.

@@ -91,7 +91,7 @@ final class RecurrentSequence: FusedFunction {
     /// 1.4× faster split, H = 64 breaks even, H = 32 runs 1.8× slower, the per-step barrier costing
     /// more than it saves); not with a projection, whose product needs every unit of `m`.
     var useUnitSplit: Bool {
-        let threads = Kernels.threadCount.withLock { $0 }
+        let threads = WorkerPool.availableThreads  // 1 where this sequence runs nested in another's task
         return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 15
     }
 
@@ -266,7 +266,7 @@ final class RecurrentSequence: FusedFunction {
             }
 
             // One dispatch for the whole sequence: each thread walks every step for its share.
-            if useUnitSplit && !pipelined {
+            if useUnitSplit {
                 // Few rows: split the hidden units; each thread keeps its columns of the weights in its
                 // own cache, and the threads meet once per step (every unit of hₛ₊₁ feeds every unit).
                 let barrier = StepBarrier()
