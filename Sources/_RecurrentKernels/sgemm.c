@@ -65,6 +65,21 @@ static const rk_kernel *kernel_for(rk_isa isa) {
 
 static long min_l(long a, long b) { return a < b ? a : b; }
 
+// Panel `i` of a block of `mc` rows: panels of MR rows, except where that would leave a last
+// panel of 1 to 3 rows. Such a panel has too few accumulators (under 8) to cover the latency of
+// its fused multiply-adds and costs as much time as one of eight, so then the block is split into
+// ⌈mc / mr⌉ panels of near-equal height instead (25 rows: 9 + 8 + 8, not 12 + 12 + 1).
+static void panel_rows(long mc, int mr, long i, long *start, int *rows) {
+    if (mc % mr == 0 || mc % mr >= 4) {
+        *start = i * mr;
+        *rows = (int)min_l(mr, mc - i * mr);
+        return;
+    }
+    const long panels = (mc + mr - 1) / mr, base = mc / panels, extra = mc % panels;
+    *start = i * base + min_l(i, extra);
+    *rows = (int)(base + (i < extra));
+}
+
 rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {
     rk_packed_b *pb = malloc(sizeof *pb);
     if (!pb) return NULL;
@@ -143,10 +158,13 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
         const float *bblock = pb->data + k0 * width;
         for (long i0 = 0; i0 < m; i0 += mc_max) {
             const long mc = min_l(mc_max, m - i0);
-            // Pack A[i0 : i0+mc, k0 : k0+kc] into MR-row panels: [panel][kc][mr], zero-padded.
-            for (long ir = 0; ir < mc && !direct; ir += mr) {
-                float *dst = packed_a + ir * kc;
-                const int rows = (int)min_l(mr, mc - ir);
+            // Pack A[i0 : i0+mc, k0 : k0+kc] into panels of up to MR rows: [panel][kc][mr], zero-padded.
+            const long panels_a = (mc + mr - 1) / mr;
+            for (long q = 0; q < panels_a && !direct; q++) {
+                float *dst = packed_a + q * mr * kc;
+                long ir;
+                int rows;
+                panel_rows(mc, mr, q, &ir, &rows);
                 if (kern->pack_a) {
                     kern->pack_a(dst, trans_a ? a + k0 * lda + i0 + ir : a + (i0 + ir) * lda + k0, lda, trans_a, rows, kc);
                     continue;
@@ -175,9 +193,11 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                 const int jlo = (int)(n0 > col0 ? n0 - col0 : 0);
                 const int jhi = (int)(n1 < col0 + nr ? n1 - col0 : nr);
                 const float *bpanel = bblock + p * kc * nr;
-                for (long ir = 0; ir < mc; ir += mr) {
-                    const int rows = (int)min_l(mr, mc - ir);
-                    kern->tile(kc, packed_a + ir * kc, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
+                for (long q = 0; q < panels_a; q++) {
+                    long ir;
+                    int rows;
+                    panel_rows(mc, mr, q, &ir, &rows);
+                    kern->tile(kc, packed_a + q * mr * kc, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
                                !beta && bias ? bias + col0 : NULL);
                 }
             }
