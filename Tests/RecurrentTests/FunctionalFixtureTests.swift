@@ -70,3 +70,16 @@ import Testing
         }
     }
 }
+
+/// `sum()` and `mean()` add pairwise: on a million terms their error stays near one rounding,
+/// where adding one term at a time drifts (0.1 × 10⁶ summed in order is off by about 1%).
+@Suite struct ReductionTests {
+    @Test(arguments: [1, 15, 16, 17, 255, 256, 257, 1_000_003])
+    func sumIsAccurate(_ count: Int) {
+        let values = (0..<count).map { Float(0.1) + Float($0 % 7) * 0.01 }
+        let exact = values.reduce(0.0) { $0 + Double($1) }
+        let x = Tensor(shape: [count], scalars: values)
+        #expect(abs(Double(x.sum().item) - exact) <= 2e-6 * exact, "sum of \(count)")
+        #expect(abs(Double(x.mean().item) - exact / Double(count)) <= 2e-6 * exact / Double(count), "mean of \(count)")
+    }
+}

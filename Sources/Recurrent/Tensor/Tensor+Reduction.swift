@@ -5,17 +5,37 @@ import Foundation
 extension Tensor {
     /// The sum of all elements, as a scalar tensor (`x.sum()`).
     public func sum() -> Tensor {
-        var total: Float = 0
-        for v in scalars { total += v }
+        let total = scalars.withUnsafeBufferPointer(pairwiseSum)
         return Tensor(shape: [], scalars: [total], node: Node.make(.sum, inputs: [self], outputShapes: [[]]))
     }
 
     /// The mean of all elements, as a scalar tensor (`x.mean()`).
     public func mean() -> Tensor {
-        var total: Float = 0
-        for v in scalars { total += v }
+        let total = scalars.withUnsafeBufferPointer(pairwiseSum)
         return Tensor(shape: [], scalars: [total / Float(max(count, 1))], node: Node.make(.mean, inputs: [self], outputShapes: [[]]))
     }
+}
+
+/// The sum of `x` by pairwise (cascade) summation, as NumPy and PyTorch do: halves summed
+/// separately down to blocks of at most 256, each summed in 16 independent lanes. The rounding
+/// error grows like log n instead of n, and the adds run in parallel instead of one dependent add
+/// per element (a `[28, 50, 64]` output: 120 µs sequentially, a few µs this way).
+func pairwiseSum(_ x: UnsafeBufferPointer<Float>) -> Float {
+    guard let base = x.baseAddress else { return 0 }
+    if x.count > 256 {
+        let half = x.count / 2
+        return pairwiseSum(UnsafeBufferPointer(start: base, count: half))
+            + pairwiseSum(UnsafeBufferPointer(start: base + half, count: x.count - half))
+    }
+    var lanes = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= x.count {
+        lanes += UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
+        i += 16
+    }
+    var total = lanes.sum()
+    while i < x.count { total += x[i]; i += 1 }
+    return total
 }
 
 /// Softmax over the last axis (`torch.softmax(x, dim=-1)`).
