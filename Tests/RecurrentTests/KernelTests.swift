@@ -134,9 +134,12 @@ import Testing
 /// Every test that changes the process-wide thread count lives in this one serialized suite.
 @Suite(.serialized) struct ThreadingTests {
     // Hidden sizes large enough for the unit split at batch 1 (4·512·512 multiply-adds per row).
-    // Batch 40 splits rows and runs the input projection in chunks of 3 steps (7 = 3 + 3 + 1).
-    @Test(arguments: [("lstm", 1), ("lstm", 16), ("lstm", 40), ("gru", 1), ("gru", 9), ("gru", 40), ("rnn", 2), ("lstm_proj", 1)])
-    func threadCountDoesNotChangeResults(_ kind: String, _ batch: Int) throws {
+    // Batch 40 splits rows and runs the input projection in chunks of 3 steps (7 = 3 + 3 + 1);
+    // batch 6 over 60 steps splits units with the projection in chunks of 42 steps (60 = 42 + 18),
+    // each chunk's columns shared out between the threads.
+    @Test(arguments: [("lstm", 1, 7), ("lstm", 16, 7), ("lstm", 40, 7), ("gru", 1, 7), ("gru", 6, 60), ("gru", 9, 7),
+                      ("gru", 40, 7), ("rnn", 2, 7), ("lstm_proj", 1, 7)])
+    func threadCountDoesNotChangeResults(_ kind: String, _ batch: Int, _ steps: Int) throws {
         func run(threads: Int) throws -> [[Float]] {
             Kernels.setThreadCount(threads)
             defer { Kernels.setThreadCount(1) }
@@ -148,7 +151,7 @@ import Testing
                 default: RNN(inputSize: 5, hiddenSize: 1100)
                 }
             }
-            let x = testTensor([7, batch, 5], seed: 2)
+            let x = testTensor([steps, batch, 5], seed: 2)
             // Inference (no history kept, each h written straight into the output) gives the same bits.
             let inference = try withoutGradients { try layer.sequenceOutput(x) }
             let y = try layer.sequenceOutput(x)

@@ -245,16 +245,12 @@ final class RecurrentSequence: FusedFunction {
                 if keepsHistory { (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho) }
             }
 
-            /// Step `s` for some hidden `units` of every batch row.
+            /// Step `s` for some hidden `units` of every batch row (its chunk's gx already computed).
             func step(_ s: Int, units: Range<Int>) {
-                let t = time(s), (s0, t0, count) = chunkOf(s)
+                let t = time(s), t0 = chunkOf(s).t0
                 let hPrev = hState(s, out), hNext = hState(s + 1, out)
                 for g in 0..<cell.gateCount {
                     let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
-                    if s == s0 {  // gx[chunk][:, g·H + units] = x[chunk] Wᵢₕᵀ[:, g·H + units] + bᵢₕ
-                        input.multiply(into: gx, ldc: GH, x + t0 * B * inputSize, lda: inputSize, m: count * B,
-                                       columns: columns, accumulate: false, bias: inputBias)
-                    }
                     // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
                     recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false,
                                        bias: hiddenBias)
@@ -272,9 +268,20 @@ final class RecurrentSequence: FusedFunction {
                 let barrier = StepBarrier()
                 WorkerPool.shared.run(upTo: Int.max) { part, parts in
                     let units = unitPartition(H, part, parts)
+                    let columns = unitPartition(GH, part, parts)  // this thread's share of gx, one product per chunk
+                    var crossings = 0
                     for s in 0..<T {
+                        let (s0, t0, count) = chunkOf(s)
+                        if s == s0 {  // gx[chunk][:, columns] = x[chunk] Wᵢₕᵀ[:, columns] + bᵢₕ; every unit's gates come
+                                      // from several threads' columns, so all of them meet before the step
+                            input.multiply(into: gx, ldc: GH, x + t0 * B * inputSize, lda: inputSize, m: count * B,
+                                           columns: columns, accumulate: false, bias: inputBias)
+                            crossings += 1
+                            barrier.wait(participants: parts, crossing: crossings)
+                        }
                         step(s, units: units)
-                        barrier.wait(participants: parts, crossing: s + 1)
+                        crossings += 1
+                        barrier.wait(participants: parts, crossing: crossings)
                     }
                 }
             } else {
