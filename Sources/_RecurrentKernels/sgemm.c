@@ -80,7 +80,7 @@ static void panel_rows(long mc, int mr, long i, long *start, int *rows) {
     *rows = (int)(base + (i < extra));
 }
 
-rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {
+rk_packed_b *rk_packed_b_new(long k, long n, rk_isa isa) {
     rk_packed_b *pb = malloc(sizeof *pb);
     if (!pb) return NULL;
     pb->isa = rk_supported_isa(isa);
@@ -88,13 +88,19 @@ rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk
     pb->k = k;
     pb->n = n;
     pb->panels = (n + pb->nr - 1) / pb->nr;
-    long width = pb->panels * pb->nr;
-    pb->data = aligned_alloc(64, (size_t)((k * width * sizeof(float) + 63) / 64 * 64 + 64));
+    pb->data = aligned_alloc(64, (size_t)((k * pb->panels * pb->nr * sizeof(float) + 63) / 64 * 64 + 64));
     if (!pb->data) { free(pb); return NULL; }
+    return pb;
+}
+
+long rk_packed_b_panel_count(const rk_packed_b *pb) { return pb->panels; }
+
+void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1) {
+    const long k = pb->k, n = pb->n, width = pb->panels * pb->nr;
     for (long k0 = 0; k0 < k; k0 += KC) {
         long kc = min_l(KC, k - k0);
         float *block = pb->data + k0 * width;
-        for (long p = 0; p < pb->panels; p++) {
+        for (long p = p0; p < p1; p++) {
             float *dst = block + p * kc * pb->nr;
             const long col0 = p * pb->nr;
             if (!trans_b && col0 + pb->nr <= n) {  // a whole panel of a row-major b: row pieces
@@ -109,6 +115,11 @@ rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk
             }
         }
     }
+}
+
+rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {
+    rk_packed_b *pb = rk_packed_b_new(k, n, isa);
+    if (pb) rk_packed_b_panels(pb, b, ldb, trans_b, 0, pb->panels);
     return pb;
 }
 

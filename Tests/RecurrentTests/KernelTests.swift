@@ -203,6 +203,31 @@ import Testing
         KernelTests().gemmMatchesReference(transposes)
     }
 
+    /// A right operand of at least `PackedMatrix.sharedPackingFloats` floats is packed by several
+    /// threads, a share of its panels each (the last one partial here: 1030 = 32·32 + 6 columns):
+    /// the product equals the one-thread product bit for bit and the exact one within rounding.
+    @Test(arguments: KernelTests.instructionSets, [false, true])
+    func largeOperandPackedByThreads(_ isa: InstructionSet, _ transposeB: Bool) {
+        let (m, n, k) = (3, 1030, 1024)
+        #expect(k * n >= PackedMatrix.sharedPackingFloats)
+        let a = testValues(m * k, seed: 31), b = testValues(k * n, seed: 32)
+        func product(threads: Int) -> [Float] {
+            Kernels.setThreadCount(threads)
+            defer { Kernels.setThreadCount(1) }
+            var c = [Float](repeating: .nan, count: m * n)
+            Kernels.$instructionSet.withValue(isa) {
+                c.withMutablePointer { c in a.withPointer { a in b.withPointer { b in
+                    Kernels.gemm(c, a, b, m: m, n: n, k: k, transposeB: transposeB)
+                } } }
+            }
+            return c
+        }
+        let one = product(threads: 1), two = product(threads: 2), three = product(threads: 3)
+        #expect(one == two && one == three, "\(isa) tB=\(transposeB): threads changed the packed operand")
+        let exact = KernelTests().exact(a, b, m: m, n: n, k: k, ta: false, tb: transposeB).map { Float($0) }
+        expectClose(two, exact, rtol: 1e-5, atol: 2e-7 * Float(k), "\(isa) tB=\(transposeB) against the exact product")
+    }
+
     // A small-batch bidirectional layer runs its two directions on two threads (same bits as one),
     // and every pool thread works under the caller's task-local settings.
     @Test(arguments: [false, true])

@@ -107,12 +107,25 @@ final class PackedMatrix: @unchecked Sendable {
     init(_ b: UnsafePointer<Float>, k: Int, n: Int, transposed: Bool) {
         (self.k, self.n, self.transposed) = (k, n, transposed)
         backend = Kernels.backend
-        packed = backend == .optimized ? rk_pack_b(b, k, n, transposed ? k : n, transposed ? 1 : 0, Kernels.isa) : nil
+        packed = backend == .optimized ? rk_packed_b_new(k, n, Kernels.isa) : nil
+        if let packed {
+            // A large operand (the backward pass's states and inputs over all steps, megabytes) is
+            // packed by every thread, a share of its column panels each: the copy is bound by one
+            // core's memory bandwidth. Weights are packed once and cached, so they stay on one.
+            let panels = rk_packed_b_panel_count(packed), ldb = transposed ? k : n
+            WorkerPool.shared.run(upTo: k * n >= Self.sharedPackingFloats ? panels : 1) { part, parts in
+                let share = partition(panels, part, parts)
+                rk_packed_b_panels(packed, b, ldb, transposed ? 1 : 0, share.lowerBound, share.upperBound)
+            }
+        }
         source = backend == .reference ? Array(UnsafeBufferPointer(start: b, count: k * n)) : []
         precondition(backend == .reference || packed != nil, "PackedMatrix: out of memory packing a [\(k), \(n)] matrix")
     }
 
     deinit { if let packed { rk_packed_b_free(packed) } }
+
+    /// From this many floats (4 MiB) the packing is shared out over the pool's threads.
+    static let sharedPackingFloats = 1 << 20
 
     /// `c[:, columns] (+)= op(a) · b[:, columns]`, with `a` `[M, K]` rows `lda` apart (or `[K, M]`
     /// when `transposeA`) and `c` rows `ldc` apart (`c` points at column 0). Unless `accumulate`,

@@ -23,6 +23,13 @@ typedef struct rk_packed_b rk_packed_b;
 rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa);
 void rk_packed_b_free(rk_packed_b *pb);
 
+/// The same in two parts, so that threads can share the packing of a large operand: storage for
+/// `[K, N]` (NULL when out of memory), then column panels p0..<p1 of `b` into it (all of them
+/// written once `rk_packed_b_panels` has covered 0..<rk_packed_b_panel_count).
+rk_packed_b *rk_packed_b_new(long k, long n, rk_isa isa);
+long rk_packed_b_panel_count(const rk_packed_b *pb);
+void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1);
+
 /// c[:, n0:n1] (+)= op(a) · b[:, n0:n1] with `a` `[M, K]` (row stride lda), or `[K, M]` (row
 /// stride lda) when `trans_a`; `c` has row stride ldc. Unless `accumulate`, c is overwritten with
 /// the product plus `bias[n0:n1]` added to every row (bias `[N]`, or NULL for none).
