@@ -120,13 +120,18 @@ func unitPartition(_ count: Int, _ i: Int, _ n: Int) -> Range<Int> {
     return boundary(i)..<boundary(i + 1)
 }
 
-/// Σ over rows of a `[rows, columns]` matrix (row by row, so the inner loop vectorizes).
+/// Σ over rows of a `[rows, columns]` matrix (row by row, so the inner loop vectorizes). Large
+/// ones (the bias gradients over all steps, megabytes) are split by columns over the pool's
+/// threads; each column is still summed in row order, so the split does not change a bit.
 func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int) -> [Float] {
     var sums = [Float](repeating: 0, count: columns)
     sums.withMutablePointer { s in
-        for r in 0..<rows {
-            let row = x + r * columns
-            for j in 0..<columns { s[j] += row[j] }
+        WorkerPool.shared.run(upTo: rows * columns >= 1 << 20 ? columns / 64 : 1) { part, parts in
+            let share = unitPartition(columns, part, parts)
+            for r in 0..<rows {
+                let row = x + r * columns
+                for j in share { s[j] += row[j] }
+            }
         }
     }
     return sums
