@@ -426,11 +426,15 @@ gru_row_avx512(float *h, float *k, const float *x, const float *q, const float *
     }
 }
 
-// Four vectors at a time where a thread has many rows (as the LSTM's).
-__attribute__((target("avx512f"))) static void gru_row_avx512_rows(float *h, float *k, const float *x, const float *q,
-                                                                   const float *h_prev, long H, long u0, long u1, long rows) {
-    if (rows >= 4) gru_row_avx512(h, k, x, q, h_prev, H, u0, u1, 4);
-    else gru_row_avx512(h, k, x, q, h_prev, H, u0, u1, 1);
+// Four vectors at a time for 4 or more rows, one at a time for fewer (as the LSTM's).
+__attribute__((target("avx512f"))) static void gru_rows_avx512(float *h, float *cache, const float *gx, const float *gh,
+                                                               const float *h_prev, long rows, long H, long u0, long u1) {
+    for (long b = 0; b < rows; b++) {
+        float *hb = h + b * H, *k = cache + b * 4 * H;
+        const float *x = gx + b * 3 * H, *q = gh + b * 3 * H, *hp = h_prev + b * H;
+        if (rows >= 4) gru_row_avx512(hb, k, x, q, hp, H, u0, u1, 4);
+        else gru_row_avx512(hb, k, x, q, hp, H, u0, u1, 1);
+    }
 }
 
 __attribute__((target("avx512f"))) static void gru_row_backward_avx512(float *dx, float *dq, float *dh_prev, const float *dh,
@@ -458,12 +462,12 @@ __attribute__((target("avx512f"))) static void gru_row_backward_avx512(float *dx
 void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev,
                  long rows, long H, long u0, long u1, rk_isa isa) {
     (void)isa;  // unused where no vector kernel is compiled
+#if defined(__x86_64__)
+    if (rk_supported_isa(isa) == RK_ISA_AVX512) { gru_rows_avx512(h, cache, gx, gh, h_prev, rows, H, u0, u1); return; }
+#endif
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *k = cache + b * 4 * H;
         const float *x = gx + b * 3 * H, *q = gh + b * 3 * H, *hp = h_prev + b * H;
-#if defined(__x86_64__)
-        if (rk_supported_isa(isa) == RK_ISA_AVX512) { gru_row_avx512_rows(hb, k, x, q, hp, H, u0, u1, rows); continue; }
-#endif
         gru_row_portable(hb, k, x, q, hp, H, u0, u1);
     }
 }
