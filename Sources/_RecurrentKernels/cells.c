@@ -1,4 +1,5 @@
-// The fused pointwise steps of the LSTM and the GRU, forward and backward, portable and AVX-512:
+// The fused pointwise steps of the Elman cell, the LSTM and the GRU (forward; the LSTM and the GRU
+// also backward), portable and AVX-512:
 // the gate activations, the state update and what the backward pass keeps (the cache), over one
 // step's rows and a range of hidden units.
 #include "_RecurrentKernels.h"
@@ -7,6 +8,56 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+// ---- Elman pointwise step ----------------------------------------------------------------------
+
+// One row: h = k = act(x + r), act = tanh, or relu (NaN stays NaN, as PyTorch's).
+static void elman_row_portable(float *h, float *k, const float *x, const float *r, long u0, long u1, int relu) {
+    for (long j = u0; j < u1; j++) {
+        const float a = x[j] + r[j];
+        h[j] = k[j] = relu ? (a < 0.0f ? 0.0f : a) : tanh_scalar(a);
+    }
+}
+
+#if defined(__x86_64__)
+// One row, nv vectors of units at a time (see tanh512_n). max(0, a) returns a when a is NaN.
+__attribute__((target("avx512f"), always_inline)) static inline void
+elman_row_avx512(float *h, float *k, const float *x, const float *r, long u0, long u1, int relu, const int nv) {
+    for (long j = u0; j < u1; j += 16 * nv) {
+        __mmask16 m[MAXV];
+        __m512 a[MAXV];
+        for (int v = 0; v < nv; v++) {
+            const long left = u1 - j - 16 * v;
+            m[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0;
+            a[v] = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], x + j + 16 * v), _mm512_maskz_loadu_ps(m[v], r + j + 16 * v));
+        }
+        if (relu) { for (int v = 0; v < nv; v++) a[v] = _mm512_max_ps(_mm512_setzero_ps(), a[v]); }
+        else tanh512_n(a, nv);
+        for (int v = 0; v < nv; v++) {
+            _mm512_mask_storeu_ps(h + j + 16 * v, m[v], a[v]);
+            _mm512_mask_storeu_ps(k + j + 16 * v, m[v], a[v]);
+        }
+    }
+}
+
+// Four vectors at a time for 4 or more rows, one at a time for fewer (as the LSTM's below).
+__attribute__((target("avx512f"))) static void elman_rows_avx512(float *h, float *cache, const float *gx, const float *gh,
+                                                                 long rows, long H, long u0, long u1, int relu) {
+    for (long b = 0; b < rows; b++) {
+        if (rows >= 4) elman_row_avx512(h + b * H, cache + b * H, gx + b * H, gh + b * H, u0, u1, relu, 4);
+        else elman_row_avx512(h + b * H, cache + b * H, gx + b * H, gh + b * H, u0, u1, relu, 1);
+    }
+}
+#endif
+
+void rk_elman_step(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0, long u1,
+                   int relu, rk_isa isa) {
+    (void)isa;  // unused where no vector kernel is compiled
+#if defined(__x86_64__)
+    if (rk_supported_isa(isa) == RK_ISA_AVX512) { elman_rows_avx512(h, cache, gx, gh, rows, H, u0, u1, relu); return; }
+#endif
+    for (long b = 0; b < rows; b++) elman_row_portable(h + b * H, cache + b * H, gx + b * H, gh + b * H, u0, u1, relu);
+}
 
 // ---- LSTM pointwise step ----------------------------------------------------------------------
 

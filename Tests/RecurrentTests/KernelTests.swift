@@ -95,10 +95,28 @@ import Testing
         expectClose(t, x.map { Float(Foundation.tanh(Double($0))) }, rtol: 3e-7, atol: 1e-38, "\(isa) tanh")
     }
 
+    /// relu keeps a NaN (PyTorch's `relu(nan)` is `nan`) on every instruction set: a NaN input in
+    /// one batch row makes that row's outputs NaN and leaves the other row's finite.
+    @Test(arguments: instructionSets)
+    func reluKeepsNaN(_ isa: InstructionSet) throws {
+        let layer = withRandomSeed(2) { RNN(inputSize: 3, hiddenSize: 20, nonlinearity: .relu) }
+        var values = testValues(2 * 2 * 3, seed: 1)
+        values[0] = .nan  // step 0, batch row 0
+        let y = try Kernels.$instructionSet.withValue(isa) {
+            try withoutGradients { try layer.sequenceOutput(Tensor(shape: [2, 2, 3], scalars: values)) }
+        }.scalars
+        for t in 0..<2 {
+            let poisoned = y[(t * 2) * 20 ..< (t * 2 + 1) * 20].allSatisfy { $0.isNaN }
+            let clean = y[(t * 2 + 1) * 20 ..< (t * 2 + 2) * 20].allSatisfy { $0.isFinite }
+            #expect(poisoned, "\(isa): step \(t), row 0 should be NaN")
+            #expect(clean, "\(isa): step \(t), row 1 should be finite")
+        }
+    }
+
     /// Whole layers, forward and backward, on every instruction set against the reference backend
     /// (plain Swift loops and Foundation's functions). Batch 50 makes the input projection run in
     /// chunks of 2 steps (about 128 rows each), in both directions.
-    @Test(arguments: instructionSets, ["lstm", "gru", "rnn"])
+    @Test(arguments: instructionSets, ["lstm", "gru", "rnn", "rnn-relu"])
     func layersMatchReferenceBackend(_ isa: InstructionSet, _ kind: String) throws {
         for batch in [3, 50] { try layersMatchReferenceBackend(isa, kind, batch: batch) }
     }
@@ -108,6 +126,7 @@ import Testing
             switch kind {
             case "lstm": LSTM(inputSize: 5, hiddenSize: 19, numLayers: 2, bidirectional: true)
             case "gru": GRU(inputSize: 5, hiddenSize: 19, numLayers: 2, bidirectional: true)
+            case "rnn-relu": RNN(inputSize: 5, hiddenSize: 19, numLayers: 2, nonlinearity: .relu, bidirectional: true)
             default: RNN(inputSize: 5, hiddenSize: 19, numLayers: 2, bidirectional: true)
             }
         }

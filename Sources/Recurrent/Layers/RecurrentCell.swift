@@ -75,6 +75,11 @@ struct ElmanCell: RecurrentCell {
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
               hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>) {
+        if Kernels.backend == .optimized {  // the same computation, fused and vectorised in C
+            rk_elman_step(h, cache, gx, gh, batch, hidden, units.lowerBound, units.upperBound,
+                          nonlinearity == .relu ? 1 : 0, Kernels.isa)
+            return
+        }
         let (u0, nu) = (units.lowerBound, units.count)
         for b in 0..<batch {
             let row = b * hidden

@@ -45,6 +45,11 @@ void rk_sigmoid(float *y, const float *x, long n, rk_isa isa);
 /// y[i] = tanh(x[i]) for i < n (y may equal x); about 2 ulp.
 void rk_tanh(float *y, const float *x, long n, rk_isa isa);
 
+/// One Elman step for `rows` batch rows and hidden units u0 ≤ j < u1: h = act(gx + gh), act =
+/// tanh (relu when `relu`), from gx, gh `[rows, H]`; writes h and cache `[rows, H]` (both = h).
+void rk_elman_step(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0, long u1,
+                   int relu, rk_isa isa);
+
 /// One LSTM step (gate order i, f, g, o) for `rows` batch rows and hidden units u0 ≤ j < u1:
 /// c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c), from gx, gh `[rows, 4H]`, c_prev `[rows, H]`;
 /// writes h, c `[rows, H]` and cache `[rows, 5H]` = (i, f, g, o, tanh c) after activation.
