@@ -90,25 +90,32 @@ extension RecurrentSequence {
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
         } } }
 
-        // After the loop: one product per weight gradient, over all steps.
+        // After the loop: one product per gradient, over all steps, for the inputs that need one
+        // (as PyTorch: no `dx` for an input without gradients, no `dW` for a frozen weight).
+        let needs = inputs.map(\.requiresGrad)
         var grads: [[Float]?] = []
-        grads.append(inputs[weightIndex].packedMatrix(transposed: false).product(dgxp, rows: T * B))  // dx = dgx Wᵢₕ: [T·B, I]
+        grads.append(needs[0] ? inputs[weightIndex].packedMatrix(transposed: false).product(dgxp, rows: T * B) : nil)  // dx = dgx Wᵢₕ: [T·B, I]
         grads.append(dh)                                                               // dh₀
         if hasC0 { grads.append(dc) }                                                  // dc₀
-        grads.append(gemm(dgxp, x, m: GH, n: I, k: T * B, transposeA: true))           // dWᵢₕ: [G·H, I]
+        grads.append(needs[weightIndex] ? gemm(dgxp, x, m: GH, n: I, k: T * B, transposeA: true) : nil)  // dWᵢₕ: [G·H, I]
         // dWₕₕ = Σ dghᵀ hₛ: [G·H, Hₒ], with hₛ matched to each row of dgh: the first T states by
         // step as saved, or by time when dgh is dgx (a reordered copy for the reverse direction).
-        let hByTime = Scratch.take(shared && reverse ? T * B * Ho : 0)
+        let byTime = shared && reverse && needs[weightIndex + 1]
+        let hByTime = Scratch.take(byTime ? T * B * Ho : 0)
         defer { Scratch.give(hByTime) }
-        for s in 0..<T where shared && reverse { (hByTime.base + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
-        grads.append(gemm(shared ? dgxp : dghStorage, shared && reverse ? hByTime.base : hs, m: GH, n: Ho, k: T * B,
-                          transposeA: true))                                           // dWₕₕ: [G·H, Hₒ]
+        for s in 0..<T where byTime { (hByTime.base + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
+        grads.append(needs[weightIndex + 1] ? gemm(shared ? dgxp : dghStorage, byTime ? hByTime.base : hs, m: GH, n: Ho,
+                                                   k: T * B, transposeA: true) : nil)  // dWₕₕ: [G·H, Hₒ]
         if hasBias {
-            let inputBias = columnSums(dgxp, rows: T * B, columns: GH)
-            grads.append(inputBias)                                                    // dbᵢₕ
-            grads.append(shared ? inputBias : columnSums(dghStorage, rows: T * B, columns: GH))  // dbₕₕ
+            let inputBias = needs[weightIndex + 2] || (shared && needs[weightIndex + 3])
+                ? columnSums(dgxp, rows: T * B, columns: GH) : nil
+            grads.append(needs[weightIndex + 2] ? inputBias : nil)                     // dbᵢₕ
+            grads.append(!needs[weightIndex + 3] ? nil
+                         : shared ? inputBias : columnSums(dghStorage, rows: T * B, columns: GH))  // dbₕₕ
         }
-        if hasProjection { grads.append(gemm(dhsp, ms, m: Ho, n: H, k: T * B, transposeA: true)) }  // dWₕᵣ: [P, H]
+        if hasProjection {
+            grads.append(needs.last! ? gemm(dhsp, ms, m: Ho, n: H, k: T * B, transposeA: true) : nil)  // dWₕᵣ: [P, H]
+        }
         return grads
     }
 }
