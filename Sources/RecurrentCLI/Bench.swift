@@ -8,8 +8,9 @@ struct Bench: ParsableCommand {
         abstract: "Time a recurrent layer (build with -c release).",
         discussion: """
             Warms up, then times --repeat runs and reports the minimum and median in milliseconds and \
-            GFLOP/s (2 flops per multiply-add of the input projection, the recurrent product and any \
-            projection; training counts three times the forward products). --train times forward + \
+            GFLOP/s (2 flops per multiply-add of the input projection and the recurrent product; \
+            training adds the backward's products: the hidden-state and weight gradients, and the input \
+            gradient of every layer but the first, whose input needs none). --train times forward + \
             backward of the summed output with all weight gradients. --mode matmul times one matrix \
             product [batch, input-size] · [input-size, hidden-size] instead (the machine's product rate); \
             --mode peak times register-only fused multiply-adds on every thread (the machine's ceiling).
@@ -89,9 +90,11 @@ struct Bench: ParsableCommand {
         var flops = mode == "matmul" ? 2 * Double(batch) * Double(inputSize) * Double(hiddenSize) : 0.0
         for l in 0..<layers where mode != "matmul" {
             let input = l == 0 ? inputSize : d * hiddenSize
-            flops += Double(d) * 2 * Double(seqLen * batch * gates * hiddenSize * (input + hiddenSize))
+            // Forward: x Wᵢₕᵀ and h Wₕₕᵀ. Backward: dh = dgh Wₕₕ, dWₕₕ and dWᵢₕ, and dx = dgx Wᵢₕ for every
+            // layer but the first (its input needs no gradient, so neither engine computes one).
+            let products = train ? 3 * (input + hiddenSize) - (l == 0 ? input : 0) : input + hiddenSize
+            flops += Double(d) * 2 * Double(seqLen * batch * gates * hiddenSize * products)
         }
-        if train { flops *= 3 }
         let gflops = mode == "peak" ? peakFlops / 1e9 : flops / (minimum / 1e3) / 1e9
         if mode == "peak" { flops = peakFlops * minimum / 1e3 }
         if json {
