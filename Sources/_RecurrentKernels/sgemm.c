@@ -171,7 +171,21 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
             const long mc = min_l(mc_max, m - i0);
             // Pack A[i0 : i0+mc, k0 : k0+kc] into panels of up to MR rows: [panel][kc][mr], zero-padded.
             const long panels_a = (mc + mr - 1) / mr;
-            for (long q = 0; q < panels_a && !direct; q++) {
+            if (trans_a && kern->pack_a) {
+                // A stored [K, M]: each k holds the rows of every panel side by side, so all panels
+                // are packed together, 16 k at a time, and each cache line of A is read once
+                // (panel by panel over all kc, every line was fetched again for the next panel).
+                for (long kk = 0; kk < kc; kk += 16) {
+                    for (long q = 0; q < panels_a; q++) {
+                        long ir;
+                        int rows;
+                        panel_rows(mc, mr, q, &ir, &rows);
+                        kern->pack_a(packed_a + q * mr * kc + kk * mr, a + (k0 + kk) * lda + i0 + ir, lda, 1, rows,
+                                     min_l(16, kc - kk));
+                    }
+                }
+            }
+            for (long q = 0; q < panels_a && !direct && !(trans_a && kern->pack_a); q++) {
                 float *dst = packed_a + q * mr * kc;
                 long ir;
                 int rows;
