@@ -7,6 +7,14 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+// Masks for the nv vectors of 16 units from unit j on (none past u1).
+#define UNIT_MASKS(m, nv, j, u1) \
+    __mmask16 m[MAXV]; \
+    for (int v = 0; v < nv; v++) { \
+        const long left = (u1) - (j) - 16 * v; \
+        m[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0; \
+    }
 #endif
 
 // ---- Elman pointwise step ----------------------------------------------------------------------
@@ -24,11 +32,9 @@ static void elman_row_portable(float *h, float *k, const float *x, const float *
 __attribute__((target("avx512f"), always_inline)) static inline void
 elman_row_avx512(float *h, float *k, const float *x, const float *r, long u0, long u1, int relu, const int nv) {
     for (long j = u0; j < u1; j += 16 * nv) {
-        __mmask16 m[MAXV];
+        UNIT_MASKS(m, nv, j, u1)
         __m512 a[MAXV];
         for (int v = 0; v < nv; v++) {
-            const long left = u1 - j - 16 * v;
-            m[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0;
             a[v] = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], x + j + 16 * v), _mm512_maskz_loadu_ps(m[v], r + j + 16 * v));
         }
         if (relu) { for (int v = 0; v < nv; v++) a[v] = _mm512_max_ps(_mm512_setzero_ps(), a[v]); }
@@ -78,13 +84,6 @@ static void lstm_row_portable(float *h, float *c, float *k, const float *x, cons
 }
 
 #if defined(__x86_64__)
-// Masks for the nv vectors of 16 units from unit j on (none past u1).
-#define UNIT_MASKS(m, nv, j, u1) \
-    __mmask16 m[MAXV]; \
-    for (int v = 0; v < nv; v++) { \
-        const long left = (u1) - (j) - 16 * v; \
-        m[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0; \
-    }
 
 // One row, nv vectors of units at a time (see sigmoid512_n).
 __attribute__((target("avx512f"), always_inline)) static inline void
