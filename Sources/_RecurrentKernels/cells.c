@@ -84,7 +84,6 @@ static void lstm_row_portable(float *h, float *c, float *k, const float *x, cons
 }
 
 #if defined(__x86_64__)
-
 // One row, nv vectors of units at a time (see sigmoid512_n).
 __attribute__((target("avx512f"), always_inline)) static inline void
 lstm_row_avx512(float *h, float *c, float *k, const float *x, const float *r, const float *c_prev, long H, long u0, long u1,

@@ -171,10 +171,11 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
             const long mc = min_l(mc_max, m - i0);
             // Pack A[i0 : i0+mc, k0 : k0+kc] into panels of up to MR rows: [panel][kc][mr], zero-padded.
             const long panels_a = (mc + mr - 1) / mr;
-            if (trans_a && kern->pack_a) {
-                // A stored [K, M]: each k holds the rows of every panel side by side, so all panels
-                // are packed together, 16 k at a time, and each cache line of A is read once
-                // (panel by panel over all kc, every line was fetched again for the next panel).
+            // A stored [K, M]: each k holds the rows of every panel side by side, so all panels are
+            // packed together, 16 k at a time, and each cache line of A is read once (panel by panel
+            // over all kc, every line was fetched again for the next panel).
+            const int by_k = trans_a && kern->pack_a;
+            if (by_k) {
                 for (long kk = 0; kk < kc; kk += 16) {
                     for (long q = 0; q < panels_a; q++) {
                         long ir;
@@ -185,7 +186,7 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                     }
                 }
             }
-            for (long q = 0; q < panels_a && !direct && !(trans_a && kern->pack_a); q++) {
+            for (long q = 0; q < panels_a && !direct && !by_k; q++) {
                 float *dst = packed_a + q * mr * kc;
                 long ir;
                 int rows;
