@@ -65,6 +65,42 @@ void rk_elman_step(float *h, float *cache, const float *gx, const float *gh, lon
     for (long b = 0; b < rows; b++) elman_row_portable(h + b * H, cache + b * H, gx + b * H, gh + b * H, u0, u1, relu);
 }
 
+// One row backward: da = dh · act'(a) from y = act(a) (tanh: 1 - y², relu: y > 0), written to dgx
+// and dgh (equal for the Elman cell).
+static void elman_row_backward_portable(float *dgx, float *dgh, const float *dh, const float *y, long u0, long u1,
+                                        int relu) {
+    for (long j = u0; j < u1; j++) dgx[j] = dgh[j] = relu ? (y[j] > 0.0f ? dh[j] : 0.0f) : dh[j] * (1.0f - y[j] * y[j]);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void elman_row_backward_avx512(float *dgx, float *dgh, const float *dh,
+                                                                         const float *y, long u0, long u1, int relu) {
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (long j = u0; j < u1; j += 16) {
+        const __mmask16 m = u1 - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (u1 - j)) - 1u);
+        const __m512 yj = _mm512_maskz_loadu_ps(m, y + j), dhj = _mm512_maskz_loadu_ps(m, dh + j);
+        const __m512 da = relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(yj, zero, _CMP_GT_OQ), dhj)
+                               : _mm512_mul_ps(dhj, _mm512_fnmadd_ps(yj, yj, one));
+        _mm512_mask_storeu_ps(dgx + j, m, da);
+        if (dgh != dgx) _mm512_mask_storeu_ps(dgh + j, m, da);
+    }
+}
+#endif
+
+void rk_elman_step_backward(float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H, long u0,
+                            long u1, int relu, rk_isa isa) {
+    (void)isa;  // unused where no vector kernel is compiled
+    for (long b = 0; b < rows; b++) {
+#if defined(__x86_64__)
+        if (rk_supported_isa(isa) == RK_ISA_AVX512) {
+            elman_row_backward_avx512(dgx + b * H, dgh + b * H, dh + b * H, cache + b * H, u0, u1, relu);
+            continue;
+        }
+#endif
+        elman_row_backward_portable(dgx + b * H, dgh + b * H, dh + b * H, cache + b * H, u0, u1, relu);
+    }
+}
+
 // ---- LSTM pointwise step ----------------------------------------------------------------------
 
 // One row: gates i, f, g, o at k[0..4H) (written as activations), tanh c at k[4H..5H).

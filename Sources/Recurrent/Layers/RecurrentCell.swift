@@ -97,6 +97,11 @@ struct ElmanCell: RecurrentCell {
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>) {
+        if Kernels.backend == .optimized {  // the same computation, vectorised in C
+            rk_elman_step_backward(dgx, dgh, dh, cache, batch, hidden, units.lowerBound, units.upperBound,
+                                   nonlinearity == .relu ? 1 : 0, Kernels.isa)
+            return
+        }
         for b in 0..<batch {
             for i in units.lazy.map({ b * hidden + $0 }) {
                 let y = cache[i]

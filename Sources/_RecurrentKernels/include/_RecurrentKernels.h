@@ -49,6 +49,10 @@ void rk_tanh(float *y, const float *x, long n, rk_isa isa);
 /// tanh (relu when `relu`), from gx, gh `[rows, H]`; writes h and cache `[rows, H]` (both = h).
 void rk_elman_step(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0, long u1,
                    int relu, rk_isa isa);
+/// One Elman step backward for `rows` rows, units u0 ≤ j < u1: dgx = dgh = dh · act'(a), from the
+/// cache y = act(a) (tanh: 1 - y², relu: 1 where y > 0). `dgh` may be `dgx`. All `[rows, H]`.
+void rk_elman_step_backward(float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H, long u0,
+                            long u1, int relu, rk_isa isa);
 
 /// One LSTM step (gate order i, f, g, o) for `rows` batch rows and hidden units u0 ≤ j < u1:
 /// c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c), from gx, gh `[rows, 4H]`, c_prev `[rows, H]`;
