@@ -1,5 +1,5 @@
-// The fused pointwise steps of the Elman cell, the LSTM and the GRU (forward; the LSTM and the GRU
-// also backward), portable and AVX-512:
+// The fused pointwise steps of the Elman cell, the LSTM and the GRU, forward and backward, portable
+// and AVX-512:
 // the gate activations, the state update and what the backward pass keeps (the cache), over one
 // step's rows and a range of hidden units.
 #include "_RecurrentKernels.h"
