@@ -90,15 +90,13 @@ __attribute__((target("avx512f"))) static void elman_row_backward_avx512(float *
 void rk_elman_step_backward(float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H, long u0,
                             long u1, int relu, rk_isa isa) {
     (void)isa;  // unused where no vector kernel is compiled
-    for (long b = 0; b < rows; b++) {
 #if defined(__x86_64__)
-        if (rk_supported_isa(isa) == RK_ISA_AVX512) {
-            elman_row_backward_avx512(dgx + b * H, dgh + b * H, dh + b * H, cache + b * H, u0, u1, relu);
-            continue;
-        }
-#endif
-        elman_row_backward_portable(dgx + b * H, dgh + b * H, dh + b * H, cache + b * H, u0, u1, relu);
+    if (rk_supported_isa(isa) == RK_ISA_AVX512) {
+        for (long b = 0; b < rows; b++) elman_row_backward_avx512(dgx + b * H, dgh + b * H, dh + b * H, cache + b * H, u0, u1, relu);
+        return;
     }
+#endif
+    for (long b = 0; b < rows; b++) elman_row_backward_portable(dgx + b * H, dgh + b * H, dh + b * H, cache + b * H, u0, u1, relu);
 }
 
 // ---- LSTM pointwise step ----------------------------------------------------------------------

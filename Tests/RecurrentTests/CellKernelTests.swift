@@ -70,17 +70,17 @@ import Testing
         // Every buffer is [rows, blocks·H] with unit j of block g at column g·H + j.
         let buffers = [("h", 1), ("c", 1), ("cache", width)]
         for (n, (name, blocks)) in buffers.enumerated() where name != "c" || state {
-            check(fast[n], reference[n], blocks: blocks, "\(label) on \(isa): \(name)")
+            compare(fast[n], reference[n], blocks: blocks, "\(label) on \(isa): \(name)")
         }
         let gradients = [("dgx", G, sentinel), ("dgh", G, sentinel), ("dhPrev", 1, Float.nan), ("dc", 1, Float.nan)]
         for (n, (name, blocks, untouched)) in gradients.enumerated() where name != "dc" || state {
-            check(fastGrads[n], referenceGrads[n], blocks: blocks, untouched: untouched.isNaN ? nil : untouched,
+            compare(fastGrads[n], referenceGrads[n], blocks: blocks, untouched: untouched.isNaN ? nil : untouched,
                   "\(label) on \(isa): \(name)")
         }
 
         /// Within `units`, close to the reference (both backends: float32 with ~2 ulp activations);
         /// outside, equal to the sentinel (or, for in-out buffers, to the reference, which keeps them).
-        func check(_ a: [Float], _ b: [Float], blocks: Int, untouched: Float? = sentinel, _ name: String) {
+        func compare(_ a: [Float], _ b: [Float], blocks: Int, untouched: Float? = sentinel, _ name: String) {
             var inside: [(Float, Float)] = [], outsideOK = true
             for r in 0..<rows {
                 for g in 0..<blocks {
