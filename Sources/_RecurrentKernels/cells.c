@@ -15,6 +15,18 @@
         const long left = (u1) - (j) - 16 * v; \
         m[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0; \
     }
+
+// A store to the cache. In training (`stream`), the cache of every step is written once and read
+// back only by the backward pass, after the whole sequence: whole aligned vectors then go around the
+// caches (a non-temporal store), which saves reading each line from memory before writing it and
+// keeps the weights and this chunk's gates in cache. The rest (a partial or unaligned vector) is an
+// ordinary store. The caller ends a step with `_mm_sfence` so that these stores are visible before
+// any other thread can read them.
+__attribute__((target("avx512f"), always_inline)) static inline void
+store_cache512(float *p, __mmask16 m, __m512 v, int stream) {
+    if (stream && m == 0xFFFF && ((unsigned long)p & 63) == 0) _mm512_stream_ps(p, v);
+    else _mm512_mask_storeu_ps(p, m, v);
+}
 #endif
 
 // ---- Elman pointwise step ----------------------------------------------------------------------
@@ -121,7 +133,7 @@ static void lstm_row_portable(float *h, float *c, float *k, const float *x, cons
 // One row, nv vectors of units at a time (see sigmoid512_n).
 __attribute__((target("avx512f"), always_inline)) static inline void
 lstm_row_avx512(float *h, float *c, float *k, const float *x, const float *r, const float *c_prev, long H, long u0, long u1,
-                const int nv) {
+                const int stream, const int nv) {
     for (long j = u0; j < u1; j += 16 * nv) {
         UNIT_MASKS(m, nv, j, u1)
 #define LOAD(base, v) _mm512_maskz_loadu_ps(m[v], (base) + j + 16 * v)
@@ -140,11 +152,11 @@ lstm_row_avx512(float *h, float *c, float *k, const float *x, const float *r, co
         for (int v = 0; v < nv; v++) {
             STORE(c, v, cn[v]);
             STORE(h, v, _mm512_mul_ps(s[2 * nv + v], tc[v]));
-            STORE(k, v, s[v]);
-            STORE(k + H, v, s[nv + v]);
-            STORE(k + 2 * H, v, g[v]);
-            STORE(k + 3 * H, v, s[2 * nv + v]);
-            STORE(k + 4 * H, v, tc[v]);
+            store_cache512(k + j + 16 * v, m[v], s[v], stream);
+            store_cache512(k + H + j + 16 * v, m[v], s[nv + v], stream);
+            store_cache512(k + 2 * H + j + 16 * v, m[v], g[v], stream);
+            store_cache512(k + 3 * H + j + 16 * v, m[v], s[2 * nv + v], stream);
+            store_cache512(k + 4 * H + j + 16 * v, m[v], tc[v], stream);
         }
 #undef LOAD
 #undef STORE
@@ -154,23 +166,42 @@ lstm_row_avx512(float *h, float *c, float *k, const float *x, const float *r, co
 // Many rows (the batch split over threads): four vectors at a time, for throughput. One to three
 // rows (a step the threads meet after): one at a time, which is shorter from first load to last
 // store (measured at batch 1, H = 128: four at a time made the step 13% slower).
-__attribute__((target("avx512f"))) static void lstm_rows_avx512(float *h, float *c, float *cache, const float *gx,
-                                                                const float *gh, const float *c_prev, long rows, long H,
-                                                                long u0, long u1) {
+__attribute__((target("avx512f"), always_inline)) static inline void
+lstm_rows_avx512(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev, long rows, long H,
+                 long u0, long u1, const int stream) {
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *cb = c + b * H, *k = cache + b * 5 * H;
         const float *x = gx + b * 4 * H, *r = gh + b * 4 * H, *cp = c_prev + b * H;
-        if (rows >= 4) lstm_row_avx512(hb, cb, k, x, r, cp, H, u0, u1, 4);
-        else lstm_row_avx512(hb, cb, k, x, r, cp, H, u0, u1, 1);
+        if (rows >= 4) lstm_row_avx512(hb, cb, k, x, r, cp, H, u0, u1, stream, 4);
+        else lstm_row_avx512(hb, cb, k, x, r, cp, H, u0, u1, stream, 1);
     }
+    if (stream) _mm_sfence();
+}
+
+// Without and with the cache streamed (training with a long history), each its own function: one
+// function for both, testing `stream` at run time, made inference at batch 1 (`latency-128`) 2–4%
+// slower.
+__attribute__((target("avx512f"))) static void lstm_rows_plain_avx512(float *h, float *c, float *cache, const float *gx,
+                                                                      const float *gh, const float *c_prev, long rows,
+                                                                      long H, long u0, long u1) {
+    lstm_rows_avx512(h, c, cache, gx, gh, c_prev, rows, H, u0, u1, 0);
+}
+__attribute__((target("avx512f"))) static void lstm_rows_streamed_avx512(float *h, float *c, float *cache, const float *gx,
+                                                                         const float *gh, const float *c_prev, long rows,
+                                                                         long H, long u0, long u1) {
+    lstm_rows_avx512(h, c, cache, gx, gh, c_prev, rows, H, u0, u1, 1);
 }
 #endif
 
 void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
-                  long rows, long H, long u0, long u1, rk_isa isa) {
-    (void)isa;  // unused where no vector kernel is compiled
+                  long rows, long H, long u0, long u1, int stream_cache, rk_isa isa) {
+    (void)isa, (void)stream_cache;  // unused where no vector kernel is compiled
 #if defined(__x86_64__)
-    if (rk_supported_isa(isa) == RK_ISA_AVX512) { lstm_rows_avx512(h, c, cache, gx, gh, c_prev, rows, H, u0, u1); return; }
+    if (rk_supported_isa(isa) == RK_ISA_AVX512) {
+        if (stream_cache) lstm_rows_streamed_avx512(h, c, cache, gx, gh, c_prev, rows, H, u0, u1);
+        else lstm_rows_plain_avx512(h, c, cache, gx, gh, c_prev, rows, H, u0, u1);
+        return;
+    }
 #endif
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *cb = c + b * H, *k = cache + b * 5 * H;
@@ -262,7 +293,7 @@ static void gru_row_backward_portable(float *dx, float *dq, float *dh_prev, cons
 // One row, nv vectors of units at a time (as the LSTM's).
 __attribute__((target("avx512f"), always_inline)) static inline void
 gru_row_avx512(float *h, float *k, const float *x, const float *q, const float *h_prev, long H, long u0, long u1,
-               const int nv) {
+               const int stream, const int nv) {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (long j = u0; j < u1; j += 16 * nv) {
         UNIT_MASKS(m, nv, j, u1)
@@ -278,10 +309,10 @@ gru_row_avx512(float *h, float *k, const float *x, const float *q, const float *
         tanh512_n(n, nv);
         for (int v = 0; v < nv; v++) {
             const __m512 z = s[nv + v];
-            STORE(k, v, s[v]);
-            STORE(k + H, v, z);
-            STORE(k + 2 * H, v, n[v]);
-            STORE(k + 3 * H, v, LOAD(q + 2 * H, v));
+            store_cache512(k + j + 16 * v, m[v], s[v], stream);
+            store_cache512(k + H + j + 16 * v, m[v], z, stream);
+            store_cache512(k + 2 * H + j + 16 * v, m[v], n[v], stream);
+            store_cache512(k + 3 * H + j + 16 * v, m[v], LOAD(q + 2 * H, v), stream);
             STORE(h, v, _mm512_fmadd_ps(_mm512_sub_ps(one, z), n[v], _mm512_mul_ps(z, LOAD(h_prev, v))));
         }
 #undef LOAD
@@ -290,14 +321,27 @@ gru_row_avx512(float *h, float *k, const float *x, const float *q, const float *
 }
 
 // Four vectors at a time for 4 or more rows, one at a time for fewer (as the LSTM's).
-__attribute__((target("avx512f"))) static void gru_rows_avx512(float *h, float *cache, const float *gx, const float *gh,
-                                                               const float *h_prev, long rows, long H, long u0, long u1) {
+__attribute__((target("avx512f"), always_inline)) static inline void
+gru_rows_avx512(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, long rows, long H, long u0,
+                long u1, const int stream) {
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *k = cache + b * 4 * H;
         const float *x = gx + b * 3 * H, *q = gh + b * 3 * H, *hp = h_prev + b * H;
-        if (rows >= 4) gru_row_avx512(hb, k, x, q, hp, H, u0, u1, 4);
-        else gru_row_avx512(hb, k, x, q, hp, H, u0, u1, 1);
+        if (rows >= 4) gru_row_avx512(hb, k, x, q, hp, H, u0, u1, stream, 4);
+        else gru_row_avx512(hb, k, x, q, hp, H, u0, u1, stream, 1);
     }
+    if (stream) _mm_sfence();
+}
+
+// Without and with the cache streamed, each its own function (as the LSTM's).
+__attribute__((target("avx512f"))) static void gru_rows_plain_avx512(float *h, float *cache, const float *gx, const float *gh,
+                                                                     const float *h_prev, long rows, long H, long u0, long u1) {
+    gru_rows_avx512(h, cache, gx, gh, h_prev, rows, H, u0, u1, 0);
+}
+__attribute__((target("avx512f"))) static void gru_rows_streamed_avx512(float *h, float *cache, const float *gx,
+                                                                        const float *gh, const float *h_prev, long rows,
+                                                                        long H, long u0, long u1) {
+    gru_rows_avx512(h, cache, gx, gh, h_prev, rows, H, u0, u1, 1);
 }
 
 __attribute__((target("avx512f"))) static void gru_row_backward_avx512(float *dx, float *dq, float *dh_prev, const float *dh,
@@ -323,10 +367,14 @@ __attribute__((target("avx512f"))) static void gru_row_backward_avx512(float *dx
 #endif
 
 void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev,
-                 long rows, long H, long u0, long u1, rk_isa isa) {
-    (void)isa;  // unused where no vector kernel is compiled
+                 long rows, long H, long u0, long u1, int stream_cache, rk_isa isa) {
+    (void)isa, (void)stream_cache;  // unused where no vector kernel is compiled
 #if defined(__x86_64__)
-    if (rk_supported_isa(isa) == RK_ISA_AVX512) { gru_rows_avx512(h, cache, gx, gh, h_prev, rows, H, u0, u1); return; }
+    if (rk_supported_isa(isa) == RK_ISA_AVX512) {
+        if (stream_cache) gru_rows_streamed_avx512(h, cache, gx, gh, h_prev, rows, H, u0, u1);
+        else gru_rows_plain_avx512(h, cache, gx, gh, h_prev, rows, H, u0, u1);
+        return;
+    }
 #endif
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *k = cache + b * 4 * H;

@@ -5,7 +5,9 @@ import Testing
 /// of the reference backend, one step at a time, on every instruction set this CPU has: hidden
 /// sizes around the 16-unit vectors and the 64-unit blocks of four, 1–3 rows (one vector at a
 /// time) and 5 rows (four at a time), all units or a range of them. Columns outside the range
-/// must come back untouched.
+/// must come back untouched. The forward runs twice on the fast kernels, writing the cache with
+/// ordinary and with non-temporal stores (training), into a 64-byte-aligned buffer so that whole
+/// vectors take the non-temporal path; both must give the same bits.
 @Suite struct CellKernelTests {
     static let kinds = ["rnn-tanh", "rnn-relu", "lstm", "gru"]
 
@@ -38,16 +40,18 @@ import Testing
         let sentinel: Float = 12345
 
         /// h, c, cache of one forward step.
-        func forward() -> [[Float]] {
+        func forward(streamCache: Bool = false) -> [[Float]] {
             var h = [Float](repeating: sentinel, count: rows * H), c = h
-            var cache = [Float](repeating: sentinel, count: rows * width * H)
-            h.withMutablePointer { h in c.withMutablePointer { c in cache.withMutablePointer { k in
+            let k = UnsafeMutableRawPointer.allocate(byteCount: rows * width * H * 4, alignment: 64)
+                .initializeMemory(as: Float.self, repeating: sentinel, count: rows * width * H)
+            defer { k.deallocate() }
+            h.withMutablePointer { h in c.withMutablePointer { c in
                 gx.withPointer { gx in gh.withPointer { gh in hPrev.withPointer { hp in cPrev.withPointer { cp in
                     cell.step(h: h, c: state ? c : nil, cache: k, gx: gx, gh: gh, hPrev: hp, cPrev: state ? cp : nil,
-                              batch: rows, hidden: H, units: units)
+                              batch: rows, hidden: H, units: units, streamCache: streamCache)
                 } } } }
-            } } }
-            return [h, c, cache]
+            } }
+            return [h, c, Array(UnsafeBufferPointer(start: k, count: rows * width * H))]
         }
         /// dgx, dgh, dhPrev, dc of one backward step from `cache`.
         func backward(_ cache: [Float]) -> [[Float]] {
@@ -64,6 +68,10 @@ import Testing
 
         let reference = Kernels.$backend.withValue(.reference) { forward() }
         let fast = Kernels.$instructionSet.withValue(isa) { Kernels.$backend.withValue(.optimized) { forward() } }
+        let streamed = Kernels.$instructionSet.withValue(isa) {
+            Kernels.$backend.withValue(.optimized) { forward(streamCache: true) }
+        }
+        #expect(streamed == fast, "\(label) on \(isa): the non-temporal cache stores changed a value")
         let referenceGrads = Kernels.$backend.withValue(.reference) { backward(reference[2]) }
         let fastGrads = Kernels.$instructionSet.withValue(isa) { Kernels.$backend.withValue(.optimized) { backward(reference[2]) } }
 

@@ -57,8 +57,11 @@ void rk_elman_step_backward(float *dgx, float *dgh, const float *dh, const float
 /// One LSTM step (gate order i, f, g, o) for `rows` batch rows and hidden units u0 ≤ j < u1:
 /// c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c), from gx, gh `[rows, 4H]`, c_prev `[rows, H]`;
 /// writes h, c `[rows, H]` and cache `[rows, 5H]` = (i, f, g, o, tanh c) after activation.
+/// `stream_cache` (training, where each step's cache is read back only after the whole sequence):
+/// the AVX-512 kernel writes whole aligned vectors of the cache with non-temporal stores (the same
+/// values). The same for the GRU step below.
 void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
-                  long rows, long H, long u0, long u1, rk_isa isa);
+                  long rows, long H, long u0, long u1, int stream_cache, rk_isa isa);
 
 /// The backward of rk_lstm_step: from dh `[rows, H]` and dc `[rows, H]` (∂L/∂c, replaced by
 /// ∂L/∂c_prev), writes the gate pre-activation gradients to dgx and dgh `[rows, 4H]` (which may be
@@ -70,7 +73,7 @@ void rk_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, c
 /// `rows` batch rows and hidden units u0 ≤ j < u1: h = (1 - z)·n + z·h_prev from gx, gh
 /// `[rows, 3H]`, h_prev `[rows, H]`; writes h `[rows, H]` and cache `[rows, 4H]` = (r, z, n, ghₙ).
 void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev,
-                 long rows, long H, long u0, long u1, rk_isa isa);
+                 long rows, long H, long u0, long u1, int stream_cache, rk_isa isa);
 
 /// The backward of rk_gru_step: from dh `[rows, H]`, writes dgx and dgh `[rows, 3H]` and adds the
 /// direct part dh·z to dh_prev `[rows, H]`.
