@@ -5,6 +5,8 @@
 #include "_RecurrentKernels.h"
 #include "vecmath.h"
 
+#include <string.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -28,6 +30,26 @@ store_cache512(float *p, __mmask16 m, __m512 v, int stream) {
     else _mm512_mask_storeu_ps(p, m, v);
 }
 #endif
+
+// ---- Writing histories around the caches ------------------------------------------------------
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void copy_stream_avx512(float *dst, const float *src, long n) {
+    long i = 0;
+    for (; i < n && ((unsigned long)(dst + i) & 63); i++) dst[i] = src[i];  // up to the first whole line
+    for (; i + 16 <= n; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+    for (; i < n; i++) dst[i] = src[i];
+    _mm_sfence();
+}
+#endif
+
+void rk_copy_stream(float *dst, const float *src, long n, rk_isa isa) {
+    (void)isa;  // unused where no vector kernel is compiled
+#if defined(__x86_64__)
+    if (rk_supported_isa(isa) == RK_ISA_AVX512) { copy_stream_avx512(dst, src, n); return; }
+#endif
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
 
 // ---- Elman pointwise step ----------------------------------------------------------------------
 

@@ -185,6 +185,37 @@ import Testing
         #expect(one == three, "\(kind) B=\(batch): 1 vs 3 threads differ in \(zip(one, three).filter { $0 != $1 }.count) tensors")
     }
 
+    // Training histories written with non-temporal stores (every one, with the threshold at 0) give
+    // the same bits as with ordinary stores (none), on 1 and 2 threads, with the batch split over
+    // the threads (16) or the hidden units (2); H = 40 leaves rows unaligned and vectors partial.
+    @Test(arguments: ["lstm", "gru", "rnn"], [1, 2])
+    func streamedHistoriesDoNotChangeResults(_ kind: String, _ threads: Int) throws {
+        Kernels.setThreadCount(threads)
+        defer { Kernels.setThreadCount(1) }
+        let layer: RecurrentLayer = withRandomSeed(5) {
+            switch kind {
+            case "lstm": LSTM(inputSize: 6, hiddenSize: 40, numLayers: 2, bidirectional: true)
+            case "gru": GRU(inputSize: 6, hiddenSize: 40, numLayers: 2, bidirectional: true)
+            default: RNN(inputSize: 6, hiddenSize: 40, numLayers: 2, bidirectional: true)
+            }
+        }
+        for batch in [16, 2] {
+            let x = testTensor([9, batch, 6], seed: 6)
+            func run(threshold: Int) throws -> [[Float]] {
+                try Kernels.$streamedHistoryBytes.withValue(threshold) {
+                    layer.zeroGrad()
+                    x.zeroGrad()
+                    let y = try layer.sequenceOutput(x)
+                    weightedSum(y, seed: 7).backward()
+                    return [y.scalars, x.grad!.scalars] + layer.parameters.map { $0.grad!.scalars }
+                }
+            }
+            let streamed = try run(threshold: 0), plain = try run(threshold: Int.max)
+            let differing = zip(streamed, plain).filter { $0 != $1 }.count
+            #expect(differing == 0, "\(kind) B=\(batch) on \(threads) threads: \(differing) tensors differ")
+        }
+    }
+
     // Small stacks with a small batch run two layers at once, the upper one step behind the lower
     // (3 and 4 layers: pairs, then a last single layer). Same bits as one thread, recorded and in
     // inference, for the outputs, the final states and every gradient.

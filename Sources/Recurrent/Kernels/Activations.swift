@@ -19,3 +19,15 @@ extension Kernels {
         }
     }
 }
+
+extension Kernels {
+    /// `dst[i] = src[i]` for `i < count` (no overlap), into a history that is read back only after
+    /// a whole sequence: with non-temporal stores on the optimized backend where the CPU has them
+    /// (the lines are not read from memory before being written, and do not evict the working set).
+    static func copyToHistory(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+        switch backend {
+        case .reference: dst.update(from: src, count: count)
+        case .optimized: rk_copy_stream(dst, src, count, isa)
+        }
+    }
+}

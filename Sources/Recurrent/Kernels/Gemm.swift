@@ -45,6 +45,13 @@ public enum Kernels {
 
     static var isa: rk_isa { rk_isa(UInt32(instructionSet.rawValue)) }
 
+    /// Training histories larger than this many bytes (the forward's cache, the backward's gate
+    /// gradients) are written with non-temporal stores: they are read back only after the whole
+    /// sequence, and would otherwise be read from memory before being written and push the working
+    /// set out of the caches. Smaller ones stay in cache for the backward pass. Tests lower or
+    /// raise it to run both paths on small layers.
+    @TaskLocal static var streamedHistoryBytes = 4 << 20
+
     /// Matrix product `c = op(a) · op(b)` (or `c += …` when `accumulate`), all row-major and dense.
     ///
     /// - Parameters:

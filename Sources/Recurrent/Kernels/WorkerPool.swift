@@ -28,7 +28,7 @@ final class WorkerPool: @unchecked Sendable {
     private nonisolated(unsafe) var participants = 1
     /// The caller's task-local settings (kernel backend and instruction set, gradient mode),
     /// re-established on the workers.
-    private nonisolated(unsafe) var settings: (KernelBackend, InstructionSet, Bool) = (.optimized, .scalar, true)
+    private nonisolated(unsafe) var settings: (KernelBackend, InstructionSet, Bool, Int) = (.optimized, .scalar, true, 0)
 
     /// Set on the pool's own threads and during `run`, so nested calls run inline.
     private static let insideKey = ThreadLocalFlag()
@@ -51,7 +51,7 @@ final class WorkerPool: @unchecked Sendable {
             withoutActuallyEscaping(body) { escapable in
                 task = escapable
                 participants = n
-                settings = (Kernels.backend, Kernels.instructionSet, GradMode.isEnabled)
+                settings = (Kernels.backend, Kernels.instructionSet, GradMode.isEnabled, Kernels.streamedHistoryBytes)
                 remaining.store(workers.count, ordering: .sequentiallyConsistent)
                 generation.add(1, ordering: .sequentiallyConsistent)
                 for w in workers where w.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
@@ -99,7 +99,9 @@ final class WorkerPool: @unchecked Sendable {
             if index < participants, let task {
                 Kernels.$backend.withValue(settings.0) {
                     Kernels.$instructionSet.withValue(settings.1) {
-                        GradMode.$isEnabled.withValue(settings.2) { task(index, participants) }
+                        GradMode.$isEnabled.withValue(settings.2) {
+                            Kernels.$streamedHistoryBytes.withValue(settings.3) { task(index, participants) }
+                        }
                     }
                 }
             }

@@ -58,10 +58,18 @@ extension RecurrentSequence {
                     }
                 }
             } else {
-                // Batch rows are independent for the whole sequence: one dispatch, no barrier.
+                // Batch rows are independent for the whole sequence: one dispatch, no barrier. A large gate-
+                // gradient history is written around the caches, as the forward's cache: each step's
+                // gradients go to a step buffer, which this step's product reads in cache, and are then
+                // copied into the history (measured, 2 threads: `gru` and `large` training 2–3% faster,
+                // `medium` 1%, `rnn` and `bi-2` unchanged).
+                let stream = T * B * GH * MemoryLayout<Float>.size > Kernels.streamedHistoryBytes
+                let stepBuffers = [stream ? B * GH : 0, stream && !shared ? B * GH : 0].map(Scratch.take)
+                defer { stepBuffers.forEach(Scratch.give) }
                 WorkerPool.shared.run(upTo: B / 4) { part, parts in
                     let rows = partition(B, part, parts)
                     let (b0, nb) = (rows.lowerBound, rows.count)
+                    let stepX = stepBuffers[0].base + b0 * GH, stepH = shared ? stepX : stepBuffers[1].base + b0 * GH
                     for s in stride(from: T - 1, through: 0, by: -1) {
                         let t = time(s), (dhIn, dhOut) = buffers(s)
                         let dh = dhIn + b0 * Ho, dhPrev = dhOut + b0 * Ho
@@ -76,13 +84,18 @@ extension RecurrentSequence {
                             dmRows = UnsafePointer(dmp + b0 * H)
                         }
                         dhPrev.update(repeating: 0, count: nb * Ho)
-                        cell.stepBackward(dgx: dgxp + (t * B + b0) * GH, dgh: dghp(s) + b0 * GH, dhPrev: dhPrev,
+                        let dgxRows = dgxp + (t * B + b0) * GH, dghRows = dghp(s) + b0 * GH
+                        cell.stepBackward(dgx: stream ? stepX : dgxRows, dgh: stream ? stepH : dghRows, dhPrev: dhPrev,
                                           dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
                                           hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
                                           batch: nb, hidden: H, units: 0..<H)
                         // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
-                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s) + b0 * GH, lda: GH, m: nb, columns: 0..<Ho,
+                        recurrent.multiply(into: dhPrev, ldc: Ho, stream ? stepH : dghRows, lda: GH, m: nb, columns: 0..<Ho,
                                            accumulate: true)
+                        if stream {
+                            Kernels.copyToHistory(dgxRows, stepX, count: nb * GH)
+                            if !shared { Kernels.copyToHistory(dghRows, stepH, count: nb * GH) }
+                        }
                     }
                 }
             }

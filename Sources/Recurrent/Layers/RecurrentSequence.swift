@@ -180,9 +180,9 @@ final class RecurrentSequence: FusedFunction {
         let (T, B, H, Ho) = (steps, batch, hidden, outSize)
         let GH = cell.gateCount * H, width = cell.cacheWidth * H
         // A history larger than the caches is written around them (it is read back only after the
-        // sequence). Measured, 2 threads: `medium` training 2%, `gru` 4% faster; a small one
-        // (`seed-mnist`, 1.8 MB) is better left in cache for the backward pass: 6% slower streamed.
-        let streamCache = keepsHistory && T * B * width * MemoryLayout<Float>.size > 4 << 20
+        // sequence). Measured, 2 threads: `medium` training 2%, `bi-2` and `train-1024` 3% faster; a
+        // small one (`seed-mnist`, 1.8 MB) is better left in cache for the backward: 6% slower streamed.
+        let streamCache = keepsHistory && T * B * width * MemoryLayout<Float>.size > Kernels.streamedHistoryBytes
         let pipelined = published != nil || awaited != nil
         precondition(!pipelined || !reverse, "RecurrentSequence: only forward layers run as a pipeline")
         // Both biases of the folded gates go into gx once; only the rest of bₕₕ is added per step

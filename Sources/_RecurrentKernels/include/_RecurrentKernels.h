@@ -45,6 +45,10 @@ void rk_sigmoid(float *y, const float *x, long n, rk_isa isa);
 /// y[i] = tanh(x[i]) for i < n (y may equal x); about 2 ulp.
 void rk_tanh(float *y, const float *x, long n, rk_isa isa);
 
+/// dst[0..<n] = src[0..<n] (no overlap), with non-temporal stores where the CPU has them (AVX-512
+/// here): for a history written once and read back only much later.
+void rk_copy_stream(float *dst, const float *src, long n, rk_isa isa);
+
 /// One Elman step for `rows` batch rows and hidden units u0 ≤ j < u1: h = act(gx + gh), act =
 /// tanh (relu when `relu`), from gx, gh `[rows, H]`; writes h and cache `[rows, H]` (both = h).
 void rk_elman_step(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0, long u1,
