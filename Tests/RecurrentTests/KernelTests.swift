@@ -247,6 +247,20 @@ import Testing
         #expect(one == two, "\(kind) B=\(batch) L=\(layers): 1 vs 2 threads differ in \(zip(one, two).filter { $0 != $1 }.count) tensors")
     }
 
+    // Two layers run as a pipeline only when each one's weights fit one core's L2: the
+    // `two-layer-200` stack (1.44 and 1.28 MB) does with 2 MiB and does not with 1 MiB, where each
+    // step's hidden units are split over the threads instead.
+    @Test(arguments: [(1 << 20, false), (2 << 20, true)])
+    func pipelineFollowsTheL2Size(_ l2Bytes: Int, _ pipelines: Bool) {
+        Kernels.setThreadCount(2)
+        defer { Kernels.setThreadCount(1) }
+        let lstm = LSTM(inputSize: 250, hiddenSize: 200, numLayers: 2)
+        Kernels.$l2CacheBytes.withValue(l2Bytes) {
+            #expect(lstm.stack.pipelinesLayers(0, batch: 1) == pipelines, "L2 of \(l2Bytes) bytes")
+            #expect(!lstm.stack.pipelinesLayers(0, batch: 8), "L2 of \(l2Bytes) bytes, batch 8")
+        }
+    }
+
     /// The matrix product itself, its rows split over 2 threads, against the double reference.
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func gemmTwoThreads(_ transposes: (Bool, Bool)) {

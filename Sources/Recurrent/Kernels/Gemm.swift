@@ -52,6 +52,30 @@ public enum Kernels {
     /// raise it to run both paths on small layers.
     @TaskLocal static var streamedHistoryBytes = 4 << 20
 
+    /// One core's L2 cache in bytes, as the system reports it (2 MiB where it does not say). It
+    /// decides whether a layer's weights can stay in one core's cache for a whole sequence (see
+    /// `RecurrentStack.pipelinesLayers`). Tests set it to run both choices.
+    @TaskLocal static var l2CacheBytes = detectedL2CacheBytes
+
+    /// The L2 size the operating system reports: glibc's `sysconf` (which asks the CPU), then
+    /// Linux's `/sys` cache description, then Darwin's `hw.l2cachesize`; 2 MiB when none answers.
+    static let detectedL2CacheBytes: Int = {
+        #if os(Linux)
+        let fromSysconf = sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))
+        if fromSysconf > 0 { return fromSysconf }
+        // e.g. "1024K"
+        if let text = try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cache/index2/size", encoding: .utf8) {
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let scale = trimmed.hasSuffix("K") ? 1 << 10 : trimmed.hasSuffix("M") ? 1 << 20 : 1
+            if let value = Int(trimmed.filter(\.isNumber)), value > 0 { return value * scale }
+        }
+        #elseif canImport(Darwin)
+        var bytes = 0, size = MemoryLayout<Int>.size
+        if sysctlbyname("hw.l2cachesize", &bytes, &size, nil, 0) == 0, bytes > 0 { return bytes }
+        #endif
+        return 2 << 20
+    }()
+
     /// Matrix product `c = op(a) · op(b)` (or `c += …` when `accumulate`), all row-major and dense.
     ///
     /// - Parameters:

@@ -79,10 +79,11 @@ final class RecurrentStack {
 
     /// Whether layers `l` and `l+1` run at once, the upper one a step behind the lower, each on its
     /// own thread: for one direction, when the batch is too small to split its rows over the
-    /// threads, no dropout sits between the layers, and each layer's weights (up to 2 MiB) fit
-    /// about one core's cache. (Measured on 2 threads against splitting each step's hidden units:
-    /// 1.2–1.75× faster for H ≤ 128, 1.06–1.12× for H = 200–256 at batch 1–4 except 2% slower at
-    /// H = 256, batch 1; 10% slower for H = 512, whose 8 MiB per layer a core cannot keep.)
+    /// threads, no dropout sits between the layers, and each layer's weights fit one core's L2
+    /// (`Kernels.l2CacheBytes`). Measured on 2 threads against splitting each step's hidden
+    /// units, with 2 MiB of L2: 1.2–1.75× faster for H ≤ 128, 1.06–1.12× for H = 200–256 at batch
+    /// 1–4 except 2% slower at H = 256, batch 1; 10% slower for H = 512, whose 8 MiB per layer a
+    /// core cannot keep. With 1 MiB, `two-layer-200` (1.4 MB per layer) ran 20% slower pipelined.
     func pipelinesLayers(_ l: Int, batch: Int) -> Bool {
         let threads = Kernels.threadCount.withLock { $0 }
         func weightCount(_ l: Int) -> Int {
@@ -90,7 +91,8 @@ final class RecurrentStack {
             return cell.gateCount * hiddenSize * (layerInput + outputSize) + (projSize > 0 ? projSize * hiddenSize : 0)
         }
         return threads >= 2 && directions == 1 && l + 1 < numLayers && batch < 4 * threads
-            && (dropout == 0 || !isTraining) && weightCount(l) <= 1 << 19 && weightCount(l + 1) <= 1 << 19
+            && (dropout == 0 || !isTraining)
+            && 4 * weightCount(l) <= Kernels.l2CacheBytes && 4 * weightCount(l + 1) <= Kernels.l2CacheBytes
     }
 
     /// Runs the stack.
