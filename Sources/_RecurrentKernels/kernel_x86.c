@@ -55,6 +55,37 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
 KERNEL512(1) KERNEL512(2) KERNEL512(3) KERNEL512(4) KERNEL512(5) KERNEL512(6)
 KERNEL512(7) KERNEL512(8) KERNEL512(9) KERNEL512(10) KERNEL512(11) KERNEL512(12)
 
+// The same tile, prefetching the next B panel into L2 two lines per k (the panel's first row
+// tile does this, so that the next panel does not come from L3 when the weights exceed L2).
+#define KERNEL512PF(R) \
+    __attribute__((target("avx512f"))) static void tile512pf_##R(long kc, const float *a, const float *b, float *c, \
+                                                                long ldc, int jlo, int jhi, int beta, const float *bias, \
+                                                                const float *next) { \
+        ROWS_##R(DECL512) \
+        for (long p = 0; p < kc; p++) { \
+            _mm_prefetch((const char *)(next + p * 32), _MM_HINT_T1); \
+            _mm_prefetch((const char *)(next + p * 32 + 16), _MM_HINT_T1); \
+            const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16); \
+            ROWS_##R(FMA512) \
+        } \
+        const unsigned full = (jhi >= 32 ? 0xFFFFFFFFu : ((1u << jhi) - 1u)) & ~((1u << jlo) - 1u); \
+        const __mmask16 m0 = (__mmask16)(full & 0xFFFF), m1 = (__mmask16)(full >> 16); \
+        ROWS_##R(STORE512) \
+    }
+KERNEL512PF(1) KERNEL512PF(2) KERNEL512PF(3) KERNEL512PF(4) KERNEL512PF(5) KERNEL512PF(6)
+KERNEL512PF(7) KERNEL512PF(8) KERNEL512PF(9) KERNEL512PF(10) KERNEL512PF(11) KERNEL512PF(12)
+
+typedef void (*tile512pf_fn)(long, const float *, const float *, float *, long, int, int, int, const float *,
+                             const float *);
+
+static void tile_prefetch_avx512(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi,
+                                 int beta, const float *bias, const float *next) {
+    static const tile512pf_fn by_rows[13] = {0, tile512pf_1, tile512pf_2, tile512pf_3, tile512pf_4, tile512pf_5,
+                                             tile512pf_6, tile512pf_7, tile512pf_8, tile512pf_9, tile512pf_10,
+                                             tile512pf_11, tile512pf_12};
+    by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias, next);
+}
+
 typedef void (*tile512_fn)(long, const float *, const float *, float *, long, int, int, int, const float *);
 
 static void tile_avx512(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta,
@@ -153,7 +184,7 @@ __attribute__((target("avx512f"))) static void pack_a_avx512(float *dst, const f
     }
 }
 
-const rk_kernel rk_kernel_avx512 = {12, 32, 96, tile_avx512, 3, wide_avx512, pack_a_avx512};
+const rk_kernel rk_kernel_avx512 = {12, 32, 96, tile_avx512, 3, wide_avx512, pack_a_avx512, tile_prefetch_avx512};
 
 // ---- AVX2 + FMA: MR = 6, NR = 16 (12 ymm accumulators) ---------------------------------------
 

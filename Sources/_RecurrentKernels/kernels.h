@@ -24,6 +24,9 @@ typedef struct {
     /// Packs `rows` ≤ MR rows of A (row-major, or stored [K, M] when `trans`; `a` at the panel's
     /// first element) into a [kc][MR] panel, zero-padded (NULL: plain loops).
     void (*pack_a)(float *dst, const float *a, long lda, int trans, int rows, long kc);
+    /// `tile` that also prefetches the B panel at `next` (kc × NR floats) into L2 (NULL: none).
+    void (*tile_prefetch)(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi,
+                          int beta, const float *bias, const float *next);
 } rk_kernel;
 
 extern const rk_kernel rk_kernel_scalar;

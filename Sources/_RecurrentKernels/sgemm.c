@@ -143,7 +143,7 @@ static float *scratch_buffer(size_t count) {
 }
 
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate, const float *bias) {
+                     long n0, long n1, int accumulate, const float *bias, int prefetch_b) {
     if (n1 > pb->n) n1 = pb->n;
     if (m <= 0 || n0 >= n1) return;
     if (pb->k == 0) {
@@ -223,6 +223,11 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                     long ir;
                     int rows;
                     panel_rows(mc, mr, q, &ir, &rows);
+                    if (prefetch_b && q == 0 && p + 1 < p1 && kern->tile_prefetch) {
+                        kern->tile_prefetch(kc, packed_a, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
+                                            !beta && bias ? bias + col0 : NULL, bpanel + kc * nr);
+                        continue;
+                    }
                     kern->tile(kc, packed_a + q * mr * kc, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
                                !beta && bias ? bias + col0 : NULL);
                 }
@@ -236,6 +241,6 @@ void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long
     if (m <= 0 || n <= 0) return;
     rk_packed_b *pb = rk_pack_b(b, k, n, ldb, 0, isa);
     if (!pb) abort();
-    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate, NULL);
+    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate, NULL, 0);
     rk_packed_b_free(pb);
 }

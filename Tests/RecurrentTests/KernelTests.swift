@@ -46,15 +46,21 @@ import Testing
         } } }
     }
 
+    /// Also with every product prefetching its next panel of `b` (an L2 of 0 bytes: the AVX-512
+    /// tiles that prefetch) and with none: both match the reference, with the same bits.
     @Test(arguments: instructionSets)
     func packedColumnRangesMatchReference(_ isa: InstructionSet) {
-        Kernels.$instructionSet.withValue(isa) { packedColumnRanges() }
+        let prefetching = Kernels.$instructionSet.withValue(isa) { Kernels.$l2CacheBytes.withValue(0) { packedColumnRanges() } }
+        let plain = Kernels.$instructionSet.withValue(isa) { Kernels.$l2CacheBytes.withValue(Int.max) { packedColumnRanges() } }
+        #expect(prefetching == plain, "\(isa): prefetching the next panel changed \(zip(prefetching, plain).filter { $0 != $1 }.count) products")
     }
 
     /// Column ranges of a packed operand, with and without a bias, for a few rows (the in-place,
     /// four-panel kernel for 1–3 rows: whole groups, a partial first panel, leftovers) and more.
-    func packedColumnRanges() {
+    /// Returns every product.
+    func packedColumnRanges() -> [[Float]] {
         let isa = Kernels.instructionSet
+        var products: [[Float]] = []
         let (n, k) = (297, 40)
         let b = testValues(n * k, seed: 2), bias = testValues(n, seed: 3)
         for m in [1, 2, 3, 5, 13] {
@@ -75,9 +81,11 @@ import Testing
                         }
                     }
                     #expect(worst <= 1e-5, "\(isa) m=\(m) columns \(columns) bias \(withBias): max error \(worst)")
+                    products.append(c)
                 }
             }
         }
+        return products
     }
 
     @Test(arguments: instructionSets)
@@ -312,20 +320,25 @@ import Testing
     @Test func workersInheritSettings() {
         Kernels.setThreadCount(2)
         defer { Kernels.setThreadCount(1) }
-        var seen = [(KernelBackend, InstructionSet, Bool)](repeating: (.optimized, .avx512, true), count: 2)
+        var seen = [(KernelBackend, InstructionSet, Bool, Int, Int)](repeating: (.optimized, .avx512, true, 0, 0), count: 2)
         withoutGradients {
             Kernels.$backend.withValue(.reference) {
                 Kernels.$instructionSet.withValue(.scalar) {
-                    seen.withUnsafeMutableBufferPointer { seen in
-                        WorkerPool.shared.run(upTo: 2) { part, _ in
-                            seen[part] = (Kernels.backend, Kernels.instructionSet, GradMode.isEnabled)
+                    Kernels.$streamedHistoryBytes.withValue(123) {
+                        Kernels.$l2CacheBytes.withValue(456) {
+                            seen.withUnsafeMutableBufferPointer { seen in
+                                WorkerPool.shared.run(upTo: 2) { part, _ in
+                                    seen[part] = (Kernels.backend, Kernels.instructionSet, GradMode.isEnabled,
+                                                  Kernels.streamedHistoryBytes, Kernels.l2CacheBytes)
+                                }
+                            }
                         }
                     }
                 }
             }
         }
         for (part, s) in seen.enumerated() {
-            #expect(s.0 == .reference && s.1 == .scalar && !s.2, "participant \(part) saw \(s)")
+            #expect(s.0 == .reference && s.1 == .scalar && !s.2 && s.3 == 123 && s.4 == 456, "participant \(part) saw \(s)")
         }
     }
 }

@@ -26,9 +26,9 @@ final class WorkerPool: @unchecked Sendable {
     /// mistake one generation's task for another's.
     private nonisolated(unsafe) var task: ((Int, Int) -> Void)?
     private nonisolated(unsafe) var participants = 1
-    /// The caller's task-local settings (kernel backend and instruction set, gradient mode),
-    /// re-established on the workers.
-    private nonisolated(unsafe) var settings: (KernelBackend, InstructionSet, Bool, Int) = (.optimized, .scalar, true, 0)
+    /// The caller's task-local settings (kernel backend and instruction set, gradient mode, the
+    /// streamed-history threshold, the L2 size), re-established on the workers.
+    private nonisolated(unsafe) var settings: (KernelBackend, InstructionSet, Bool, Int, Int) = (.optimized, .scalar, true, 0, 0)
 
     /// Set on the pool's own threads and during `run`, so nested calls run inline.
     private static let insideKey = ThreadLocalFlag()
@@ -51,7 +51,8 @@ final class WorkerPool: @unchecked Sendable {
             withoutActuallyEscaping(body) { escapable in
                 task = escapable
                 participants = n
-                settings = (Kernels.backend, Kernels.instructionSet, GradMode.isEnabled, Kernels.streamedHistoryBytes)
+                settings = (Kernels.backend, Kernels.instructionSet, GradMode.isEnabled, Kernels.streamedHistoryBytes,
+                            Kernels.l2CacheBytes)
                 remaining.store(workers.count, ordering: .sequentiallyConsistent)
                 generation.add(1, ordering: .sequentiallyConsistent)
                 for w in workers where w.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
@@ -100,7 +101,9 @@ final class WorkerPool: @unchecked Sendable {
                 Kernels.$backend.withValue(settings.0) {
                     Kernels.$instructionSet.withValue(settings.1) {
                         GradMode.$isEnabled.withValue(settings.2) {
-                            Kernels.$streamedHistoryBytes.withValue(settings.3) { task(index, participants) }
+                            Kernels.$streamedHistoryBytes.withValue(settings.3) {
+                                Kernels.$l2CacheBytes.withValue(settings.4) { task(index, participants) }
+                            }
                         }
                     }
                 }

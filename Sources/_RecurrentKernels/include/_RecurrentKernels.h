@@ -32,9 +32,11 @@ void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
 
 /// c[:, n0:n1] (+)= op(a) · b[:, n0:n1] with `a` `[M, K]` (row stride lda), or `[K, M]` (row
 /// stride lda) when `trans_a`; `c` has row stride ldc. Unless `accumulate`, c is overwritten with
-/// the product plus `bias[n0:n1]` added to every row (bias `[N]`, or NULL for none).
+/// the product plus `bias[n0:n1]` added to every row (bias `[N]`, or NULL for none). With
+/// `prefetch_b`, the first row tile of each column panel prefetches the next panel into L2 (for a
+/// `b` that the caches cannot keep between calls); the result is the same bit for bit.
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate, const float *bias);
+                     long n0, long n1, int accumulate, const float *bias, int prefetch_b);
 
 /// c = a · b (or c += …) for row-major dense operands with row strides; a: [M, K], b: [K, N].
 void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
