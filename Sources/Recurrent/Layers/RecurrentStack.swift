@@ -83,7 +83,9 @@ final class RecurrentStack {
     /// (`Kernels.l2CacheBytes`). Measured on 2 threads against splitting each step's hidden
     /// units, with 2 MiB of L2: 1.2–1.75× faster for H ≤ 128, 1.06–1.12× for H = 200–256 at batch
     /// 1–4 except 2% slower at H = 256, batch 1; 10% slower for H = 512, whose 8 MiB per layer a
-    /// core cannot keep. With 1 MiB, `two-layer-200` (1.4 MB per layer) ran 20% slower pipelined.
+    /// core cannot keep. With 1 MiB (a Cascade Lake VM), `two-layer-200` (1.4 MB per layer) ran
+    /// 22% slower pipelined, so it splits units there; on a Zen 4 VM (1 MiB of L2, a faster L3)
+    /// the pipeline had been 8% faster for it.
     func pipelinesLayers(_ l: Int, batch: Int) -> Bool {
         let threads = Kernels.threadCount.withLock { $0 }
         func weightCount(_ l: Int) -> Int {
