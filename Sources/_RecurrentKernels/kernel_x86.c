@@ -234,6 +234,6 @@ static void tile_avx2(long kc, const float *a, const float *b, float *c, long ld
     by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias);
 }
 
-const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 0, 0, 0};
+const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 0, 0, 0, 0};
 
 #endif
