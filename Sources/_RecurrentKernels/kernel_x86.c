@@ -39,11 +39,20 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
 #define FMA512(r) { const __m512 av = _mm512_set1_ps(a[p * 12 + r]); \
                     c##r##a = _mm512_fmadd_ps(av, b0, c##r##a); c##r##b = _mm512_fmadd_ps(av, b1, c##r##b); }
 #define STORE512(r) store512(c + r * ldc, c##r##a, c##r##b, m0, m1, beta, bias);
-#define KERNEL512(R) \
-    __attribute__((target("avx512f"))) static void tile512_##R(long kc, const float *a, const float *b, float *c, \
-                                                              long ldc, int jlo, int jhi, int beta, const float *bias) { \
+// One tile of R rows; the prefetching variant (`tile512pf_R`, with a last parameter `next`) also
+// brings the next B panel into L2, two lines per k: a panel's first row tile does this, so that
+// the next panel does not come from L3 when the weights exceed L2.
+#define NO_PARAM
+#define NEXT_PARAM , const float *next
+#define NO_PREFETCH
+#define PREFETCH_NEXT _mm_prefetch((const char *)(next + p * 32), _MM_HINT_T1); \
+                      _mm_prefetch((const char *)(next + p * 32 + 16), _MM_HINT_T1);
+#define TILE512(NAME, R, EXTRA_PARAM, PREFETCH) \
+    __attribute__((target("avx512f"))) static void NAME(long kc, const float *a, const float *b, float *c, long ldc, \
+                                                        int jlo, int jhi, int beta, const float *bias EXTRA_PARAM) { \
         ROWS_##R(DECL512) \
         for (long p = 0; p < kc; p++) { \
+            PREFETCH \
             const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16); \
             ROWS_##R(FMA512) \
         } \
@@ -52,28 +61,9 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
         const __mmask16 m0 = (__mmask16)(full & 0xFFFF), m1 = (__mmask16)(full >> 16); \
         ROWS_##R(STORE512) \
     }
+#define KERNEL512(R) TILE512(tile512_##R, R, NO_PARAM, NO_PREFETCH) TILE512(tile512pf_##R, R, NEXT_PARAM, PREFETCH_NEXT)
 KERNEL512(1) KERNEL512(2) KERNEL512(3) KERNEL512(4) KERNEL512(5) KERNEL512(6)
 KERNEL512(7) KERNEL512(8) KERNEL512(9) KERNEL512(10) KERNEL512(11) KERNEL512(12)
-
-// The same tile, prefetching the next B panel into L2 two lines per k (the panel's first row
-// tile does this, so that the next panel does not come from L3 when the weights exceed L2).
-#define KERNEL512PF(R) \
-    __attribute__((target("avx512f"))) static void tile512pf_##R(long kc, const float *a, const float *b, float *c, \
-                                                                long ldc, int jlo, int jhi, int beta, const float *bias, \
-                                                                const float *next) { \
-        ROWS_##R(DECL512) \
-        for (long p = 0; p < kc; p++) { \
-            _mm_prefetch((const char *)(next + p * 32), _MM_HINT_T1); \
-            _mm_prefetch((const char *)(next + p * 32 + 16), _MM_HINT_T1); \
-            const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16); \
-            ROWS_##R(FMA512) \
-        } \
-        const unsigned full = (jhi >= 32 ? 0xFFFFFFFFu : ((1u << jhi) - 1u)) & ~((1u << jlo) - 1u); \
-        const __mmask16 m0 = (__mmask16)(full & 0xFFFF), m1 = (__mmask16)(full >> 16); \
-        ROWS_##R(STORE512) \
-    }
-KERNEL512PF(1) KERNEL512PF(2) KERNEL512PF(3) KERNEL512PF(4) KERNEL512PF(5) KERNEL512PF(6)
-KERNEL512PF(7) KERNEL512PF(8) KERNEL512PF(9) KERNEL512PF(10) KERNEL512PF(11) KERNEL512PF(12)
 
 typedef void (*tile512pf_fn)(long, const float *, const float *, float *, long, int, int, int, const float *,
                              const float *);
