@@ -54,7 +54,8 @@ public enum Kernels {
 
     /// One core's L2 cache in bytes, as the system reports it (2 MiB where it does not say). It
     /// decides whether a layer's weights can stay in one core's cache for a whole sequence (see
-    /// `RecurrentStack.pipelinesLayers`). Tests set it to run both choices.
+    /// `RecurrentStack.pipelinesLayers`) and whether a product prefetches its next panel of `b`
+    /// (`PackedMatrix.multiply`). Tests set it to run both choices.
     @TaskLocal static var l2CacheBytes = detectedL2CacheBytes
 
     /// The L2 size the operating system reports: glibc's `sysconf` (which asks the CPU), then
