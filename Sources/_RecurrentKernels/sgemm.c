@@ -223,13 +223,12 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                     long ir;
                     int rows;
                     panel_rows(mc, mr, q, &ir, &rows);
-                    if (prefetch_b && q == 0 && p + 1 < p1 && kern->tile_prefetch) {
-                        kern->tile_prefetch(kc, packed_a, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
-                                            !beta && bias ? bias + col0 : NULL, bpanel + kc * nr);
-                        continue;
-                    }
-                    kern->tile(kc, packed_a + q * mr * kc, bpanel, c + (i0 + ir) * ldc + col0, ldc, rows, jlo, jhi, beta,
-                               !beta && bias ? bias + col0 : NULL);
+                    const float *apanel = packed_a + q * mr * kc, *bias_tile = !beta && bias ? bias + col0 : NULL;
+                    float *ctile = c + (i0 + ir) * ldc + col0;
+                    if (prefetch_b && q == 0 && p + 1 < p1 && kern->tile_prefetch)  // the next panel, into L2
+                        kern->tile_prefetch(kc, apanel, bpanel, ctile, ldc, rows, jlo, jhi, beta, bias_tile, bpanel + kc * nr);
+                    else
+                        kern->tile(kc, apanel, bpanel, ctile, ldc, rows, jlo, jhi, beta, bias_tile);
                 }
             }
         }
