@@ -95,26 +95,43 @@ rk_packed_b *rk_packed_b_new(long k, long n, rk_isa isa) {
 
 long rk_packed_b_panel_count(const rk_packed_b *pb) { return pb->panels; }
 
-void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1) {
+// Column panels p0..<p1 of `[b | b2]`: columns j < split from `b` (`[K, N]`, or `[N, K]` when
+// `trans_b`), the rest (row-major only) from `b2`, column j - split.
+static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long split, const float *b2, long ldb2,
+                        long p0, long p1) {
     const long k = pb->k, n = pb->n, width = pb->panels * pb->nr;
     for (long k0 = 0; k0 < k; k0 += KC) {
         long kc = min_l(KC, k - k0);
         float *block = pb->data + k0 * width;
         for (long p = p0; p < p1; p++) {
             float *dst = block + p * kc * pb->nr;
-            const long col0 = p * pb->nr;
-            if (!trans_b && col0 + pb->nr <= n) {  // a whole panel of a row-major b: row pieces
-                for (long kk = 0; kk < kc; kk++) memcpy(dst + kk * pb->nr, b + (k0 + kk) * ldb + col0, (size_t)pb->nr * sizeof(float));
+            const long col0 = p * pb->nr, col1 = col0 + pb->nr;
+            // A whole panel from one row-major source: row pieces.
+            const float *whole = trans_b ? NULL : col1 <= split ? b + col0 : col0 >= split && col1 <= n ? b2 + col0 - split : NULL;
+            const long ld = col1 <= split ? ldb : ldb2;
+            if (whole) {
+                for (long kk = 0; kk < kc; kk++) memcpy(dst + kk * pb->nr, whole + (k0 + kk) * ld, (size_t)pb->nr * sizeof(float));
                 continue;
             }
             for (long kk = 0; kk < kc; kk++) {
                 for (int j = 0; j < pb->nr; j++) {
                     long col = col0 + j;
-                    dst[kk * pb->nr + j] = col < n ? (trans_b ? b[col * ldb + k0 + kk] : b[(k0 + kk) * ldb + col]) : 0.0f;
+                    dst[kk * pb->nr + j] = col >= n ? 0.0f
+                        : col >= split ? b2[(k0 + kk) * ldb2 + col - split]
+                        : trans_b ? b[col * ldb + k0 + kk] : b[(k0 + kk) * ldb + col];
                 }
             }
         }
     }
+}
+
+void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1) {
+    pack_panels(pb, b, ldb, trans_b, pb->n, NULL, 0, p0, p1);
+}
+
+void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long split, const float *b2, long ldb2, long p0,
+                               long p1) {
+    pack_panels(pb, b, ldb, 0, split, b2, ldb2, p0, p1);
 }
 
 rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {
@@ -142,8 +159,30 @@ static float *scratch_buffer(size_t count) {
     return scratch;
 }
 
+// s[r] += Σ_kk panel[kk][r] for every lane r < mr of a packed A panel ([kc][mr]), kk in order.
+static inline __attribute__((always_inline)) void sum_lanes(float *s, const float *panel, int mr, long kc) {
+    for (long kk = 0; kk < kc; kk++) {
+        for (int r = 0; r < mr; r++) s[r] += panel[kk * mr + r];
+    }
+}
+
+// sums[r] += Σ_kk panel[kk][r] for the rows r < rows of a packed A panel, kk in order. The padding
+// rows are zero, so every lane is summed: a constant width the compiler keeps in vector registers.
+static void add_panel_sums(float *sums, const float *panel, int mr, int rows, long kc) {
+    float s[32] = {0};  // mr ≤ 32 for every kernel
+    for (int r = 0; r < rows; r++) s[r] = sums[r];
+    switch (mr) {
+    case 12: sum_lanes(s, panel, 12, kc); break;
+    case 8: sum_lanes(s, panel, 8, kc); break;
+    case 6: sum_lanes(s, panel, 6, kc); break;
+    case 4: sum_lanes(s, panel, 4, kc); break;
+    default: sum_lanes(s, panel, mr, kc);
+    }
+    for (int r = 0; r < rows; r++) sums[r] = s[r];
+}
+
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate, const float *bias, int prefetch_b) {
+                     long n0, long n1, int accumulate, const float *bias, int prefetch_b, float *row_sums) {
     if (n1 > pb->n) n1 = pb->n;
     if (m <= 0 || n0 >= n1) return;
     if (pb->k == 0) {
@@ -205,6 +244,16 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                     for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0.0f;
                 }
             }
+            // Σ_p op(a)[i, p], in order of p: from the packed panels (in cache), or from a in place.
+            for (long q = 0; q < panels_a && row_sums && !direct; q++) {
+                long ir;
+                int rows;
+                panel_rows(mc, mr, q, &ir, &rows);
+                add_panel_sums(row_sums + i0 + ir, packed_a + q * mr * kc, mr, rows, kc);
+            }
+            for (long r = 0; r < mc && row_sums && direct; r++) {
+                for (long kk = 0; kk < kc; kk++) row_sums[i0 + r] += a[(i0 + r) * lda + k0 + kk];
+            }
             long p = p0;
             while (direct && p < p1) {  // few rows: up to four panels per call, A in place
                 const int panels = (int)min_l(4, p1 - p);
@@ -240,6 +289,6 @@ void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long
     if (m <= 0 || n <= 0) return;
     rk_packed_b *pb = rk_pack_b(b, k, n, ldb, 0, isa);
     if (!pb) abort();
-    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate, NULL, 0);
+    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate, NULL, 0, NULL);
     rk_packed_b_free(pb);
 }

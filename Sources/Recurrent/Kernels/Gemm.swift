@@ -139,19 +139,41 @@ final class PackedMatrix: @unchecked Sendable {
     init(_ b: UnsafePointer<Float>, k: Int, n: Int, transposed: Bool) {
         (self.k, self.n, self.transposed) = (k, n, transposed)
         backend = Kernels.backend
-        packed = backend == .optimized ? rk_packed_b_new(k, n, Kernels.isa) : nil
-        if let packed {
-            // A large operand (the backward pass's states and inputs over all steps, megabytes) is
-            // packed by every thread, a share of its column panels each: the copy is bound by one
-            // core's memory bandwidth. Weights are packed once and cached, so they stay on one.
-            let panels = rk_packed_b_panel_count(packed), ldb = transposed ? k : n
-            WorkerPool.shared.run(upTo: k * n >= Self.sharedPackingFloats ? panels : 1) { part, parts in
-                let share = partition(panels, part, parts)
-                rk_packed_b_panels(packed, b, ldb, transposed ? 1 : 0, share.lowerBound, share.upperBound)
-            }
+        packed = Self.pack(k: k, n: n, backend: backend) { packed, panels in
+            rk_packed_b_panels(packed, b, transposed ? k : n, transposed ? 1 : 0, panels.lowerBound, panels.upperBound)
         }
         source = backend == .reference ? Array(UnsafeBufferPointer(start: b, count: k * n)) : []
         precondition(backend == .reference || packed != nil, "PackedMatrix: out of memory packing a [\(k), \(n)] matrix")
+    }
+
+    /// `[b₁ | b₂]` `[K, N₁ + N₂]`: the columns of two row-major matrices `[K, N₁]` and `[K, N₂]` side
+    /// by side, packed as one operand (the backward's inputs and states, for one product that gives
+    /// both weight gradients).
+    init(_ b1: UnsafePointer<Float>, columns n1: Int, beside b2: UnsafePointer<Float>, columns n2: Int, k: Int) {
+        (self.k, self.n, self.transposed) = (k, n1 + n2, false)
+        backend = Kernels.backend
+        packed = Self.pack(k: k, n: n1 + n2, backend: backend) { packed, panels in
+            rk_packed_b_panels_joined(packed, b1, n1, n1, b2, n2, panels.lowerBound, panels.upperBound)
+        }
+        source = backend == .reference
+            ? (0..<k).flatMap { p in Array(UnsafeBufferPointer(start: b1 + p * n1, count: n1)) + UnsafeBufferPointer(start: b2 + p * n2, count: n2) }
+            : []
+        precondition(backend == .reference || packed != nil, "PackedMatrix: out of memory packing a [\(k), \(n)] matrix")
+    }
+
+    /// Storage for `[K, N]` packed for the optimized backend (nil for the reference), its column
+    /// panels filled by `fill(storage, panels)`.
+    private static func pack(k: Int, n: Int, backend: KernelBackend,
+                             fill: (OpaquePointer, Range<Int>) -> Void) -> OpaquePointer? {
+        guard backend == .optimized, let packed = rk_packed_b_new(k, n, Kernels.isa) else { return nil }
+        // A large operand (the backward pass's states and inputs over all steps, megabytes) is
+        // packed by every thread, a share of its column panels each: the copy is bound by one
+        // core's memory bandwidth. Weights are packed once and cached, so they stay on one.
+        let panels = rk_packed_b_panel_count(packed)
+        WorkerPool.shared.run(upTo: k * n >= sharedPackingFloats ? panels : 1) { part, parts in
+            fill(packed, partition(panels, part, parts))
+        }
+        return packed
     }
 
     deinit { if let packed { rk_packed_b_free(packed) } }
@@ -161,13 +183,16 @@ final class PackedMatrix: @unchecked Sendable {
 
     /// `c[:, columns] (+)= op(a) · b[:, columns]`, with `a` `[M, K]` rows `lda` apart (or `[K, M]`
     /// when `transposeA`) and `c` rows `ldc` apart (`c` points at column 0). Unless `accumulate`,
-    /// `bias[columns]` (`bias`: `[N]`) is added to every row of the product.
+    /// `bias[columns]` (`bias`: `[N]`) is added to every row of the product. With `rowSums` (`[M]`),
+    /// also `rowSums[i] += Σ_p op(a)[i, p]`, summed in order of p (pass it to one call per row).
     func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
-                  m: Int, columns: Range<Int>, accumulate: Bool, bias: UnsafePointer<Float>? = nil) {
+                  m: Int, columns: Range<Int>, accumulate: Bool, bias: UnsafePointer<Float>? = nil,
+                  rowSums: UnsafeMutablePointer<Float>? = nil) {
         if m == 0 || columns.isEmpty { return }
         switch backend {
         case .reference:
             for i in 0..<m {
+                for p in 0..<k where rowSums != nil { rowSums![i] += transposeA ? a[p * lda + i] : a[i * lda + p] }
                 for j in columns {
                     var s: Float = 0
                     for p in 0..<k {
@@ -183,7 +208,7 @@ final class PackedMatrix: @unchecked Sendable {
             // gradients' right operands (256 KiB per block, reused by every block of rows).
             let prefetch = 4 * min(k, 256) * columns.count > Kernels.l2CacheBytes
             rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
-                            accumulate ? 1 : 0, bias, prefetch ? 1 : 0)
+                            accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums)
         }
     }
 }
@@ -207,16 +232,16 @@ extension Tensor {
 
 extension PackedMatrix {
     /// `c (+)= op(a) · b` for `c` `[M, N]` and `a` `[M, K]` (`[K, M]` when `transposeA`), with the
-    /// rows split over the worker pool when large.
+    /// rows split over the worker pool when large; `rowSums` as in `multiply(into:ldc:…)`.
     func multiply(into c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, m: Int, transposeA: Bool = false,
-                  accumulate: Bool = false, bias: UnsafePointer<Float>? = nil) {
+                  accumulate: Bool = false, bias: UnsafePointer<Float>? = nil, rowSums: UnsafeMutablePointer<Float>? = nil) {
         let large = m >= 16 && m * n * k >= 1 << 18
         WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
             let rows = partition(m, part, parts)
             // Rows of op(a): rows of a, or columns of a stored [K, M] (the kernel packs either).
             multiply(into: c + rows.lowerBound * n, ldc: n, a + (transposeA ? rows.lowerBound : rows.lowerBound * k),
                      lda: transposeA ? m : k, transposeA: transposeA, m: rows.count, columns: 0..<n, accumulate: accumulate,
-                     bias: bias)
+                     bias: bias, rowSums: rowSums.map { $0 + rows.lowerBound })
         }
     }
 

@@ -110,27 +110,65 @@ extension RecurrentSequence {
         grads.append(needs[0] ? inputs[weightIndex].packedMatrix(transposed: false).product(dgxp, rows: T * B) : nil)  // dx = dgx Wᵢₕ: [T·B, I]
         grads.append(dh)                                                               // dh₀
         if hasC0 { grads.append(dc) }                                                  // dc₀
-        grads.append(needs[weightIndex] ? gemm(dgxp, x, m: GH, n: I, k: T * B, transposeA: true) : nil)  // dWᵢₕ: [G·H, I]
-        // dWₕₕ = Σ dghᵀ hₛ: [G·H, Hₒ], with hₛ matched to each row of dgh: the first T states by
-        // step as saved, or by time when dgh is dgx (a reordered copy for the reverse direction).
+        // dWᵢₕ = Σ dgxᵀ xₜ: [G·H, I], dWₕₕ = Σ dghᵀ hₛ: [G·H, Hₒ], with hₛ matched to each row of dgh:
+        // the first T states by step as saved, or by time when dgh is dgx (a reordered copy for the
+        // reverse direction). The bias gradients are the column sums of dgx and dgh, summed while
+        // the products pack them.
         let byTime = shared && reverse && needs[weightIndex + 1]
         let hByTime = Scratch.take(byTime ? T * B * Ho : 0)
         defer { Scratch.give(hByTime) }
         for s in 0..<T where byTime { (hByTime.base + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
-        grads.append(needs[weightIndex + 1] ? gemm(shared ? dgxp : dghStorage, byTime ? hByTime.base : hs, m: GH, n: Ho,
-                                                   k: T * B, transposeA: true) : nil)  // dWₕₕ: [G·H, Hₒ]
-        if hasBias {
-            let inputBias = needs[weightIndex + 2] || (shared && needs[weightIndex + 3])
-                ? columnSums(dgxp, rows: T * B, columns: GH) : nil
-            grads.append(needs[weightIndex + 2] ? inputBias : nil)                     // dbᵢₕ
-            grads.append(!needs[weightIndex + 3] ? nil
-                         : shared ? inputBias : columnSums(dghStorage, rows: T * B, columns: GH))  // dbₕₕ
+        let states = (UnsafePointer(byTime ? hByTime.base : hs), Ho)
+        let (needsWih, needsWhh) = (needs[weightIndex], needs[weightIndex + 1])
+        let (needsBih, needsBhh) = (hasBias && needs[weightIndex + 2], hasBias && needs[weightIndex + 3])
+        let (dWih, dWhh, dbih, dbhh) = x.withPointer { x in
+            if shared {  // dgh is dgx: one product [G·H, I + Hₒ] gives both weights (dgx read once)
+                let (dWih, dWhh, sums) = weightGradients(dgxp, rows: T * B, columns: GH, needsWih ? (x, I) : nil,
+                                                         needsWhh ? states : nil, sums: needsBih || needsBhh)
+                return (dWih, dWhh, needsBih ? sums : nil, needsBhh ? sums : nil)
+            }
+            let (dWih, _, dbih) = weightGradients(dgxp, rows: T * B, columns: GH, needsWih ? (x, I) : nil, nil, sums: needsBih)
+            let (dWhh, _, dbhh) = weightGradients(dghStorage, rows: T * B, columns: GH, needsWhh ? states : nil, nil,
+                                                  sums: needsBhh)
+            return (dWih, dWhh, dbih, dbhh)
         }
+        grads += [dWih, dWhh]
+        if hasBias { grads += [dbih, dbhh] }
         if hasProjection {
             grads.append(needs.last! ? gemm(dhsp, ms, m: Ho, n: H, k: T * B, transposeA: true) : nil)  // dWₕᵣ: [P, H]
         }
         return grads
     }
+}
+
+/// The weight gradients of a gate-gradient history `dg` `[K, M]` (K = T·B rows) for up to two
+/// right operands `[K, Nᵢ]`, as `dgᵀ bᵢ` `[M, Nᵢ]`, and the bias gradient Σₖ dg[k, :] `[M]` when
+/// `sums`. Two operands make one product `dgᵀ [b₁ | b₂]`, so that `dg` (megabytes, from memory) is
+/// read and packed once for both; the sums are taken from its packed panels, in row order (the
+/// same bits as `columnSums`).
+func weightGradients(_ dg: UnsafePointer<Float>, rows k: Int, columns m: Int, _ first: (UnsafePointer<Float>, Int)?,
+                     _ second: (UnsafePointer<Float>, Int)?, sums: Bool) -> ([Float]?, [Float]?, [Float]?) {
+    let operands = [first, second].compactMap { $0 }
+    guard let b1 = operands.first else { return (nil, nil, sums ? columnSums(dg, rows: k, columns: m) : nil) }
+    let b = operands.count == 1 ? PackedMatrix(b1.0, k: k, n: b1.1, transposed: false)
+                                : PackedMatrix(b1.0, columns: b1.1, beside: operands[1].0, columns: operands[1].1, k: k)
+    var product = [Float].uninitialized(m * b.n), total = [Float](repeating: 0, count: m)
+    product.withMutablePointer { c in total.withMutablePointer { s in
+        b.multiply(into: c, dg, m: m, transposeA: true, rowSums: sums ? s : nil)
+    } }
+    let widths = operands.map(\.1)
+    let products = operands.count == 1 ? [product] : [0, 1].map { i in  // each operand's columns, row by row
+        [Float](unsafeUninitializedCapacity: m * widths[i]) { buffer, count in
+            product.withPointer { c in
+                for row in 0..<m {
+                    (buffer.baseAddress! + row * widths[i]).update(from: c + row * b.n + i * widths[0], count: widths[i])
+                }
+            }
+            count = m * widths[i]
+        }
+    }
+    var next = products.makeIterator()
+    return (first == nil ? nil : next.next(), second == nil ? nil : next.next(), sums ? total : nil)
 }
 
 /// Participant `i` of `n`'s share of `0..<count`, with boundaries on multiples of 16 (whole

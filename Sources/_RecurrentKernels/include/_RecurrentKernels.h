@@ -29,14 +29,21 @@ void rk_packed_b_free(rk_packed_b *pb);
 rk_packed_b *rk_packed_b_new(long k, long n, rk_isa isa);
 long rk_packed_b_panel_count(const rk_packed_b *pb);
 void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1);
+/// The same for the columns of two row-major operands side by side, `[b | b2]`: `b` `[K, split]`
+/// (row stride ldb), then `b2` `[K, N - split]` (row stride ldb2).
+void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long split, const float *b2, long ldb2, long p0,
+                               long p1);
 
 /// c[:, n0:n1] (+)= op(a) · b[:, n0:n1] with `a` `[M, K]` (row stride lda), or `[K, M]` (row
 /// stride lda) when `trans_a`; `c` has row stride ldc. Unless `accumulate`, c is overwritten with
 /// the product plus `bias[n0:n1]` added to every row (bias `[N]`, or NULL for none). With
 /// `prefetch_b`, the first row tile of each column panel prefetches the next panel into L2 (for a
-/// `b` that the caches cannot keep between calls); the result is the same bit for bit.
+/// `b` that the caches cannot keep between calls); the result is the same bit for bit. With
+/// `row_sums` (`[M]`, else NULL), also row_sums[i] += Σ_p op(a)[i, p], summed in order of p while
+/// `a` is in cache for the product (the bias gradient of a weight gradient `dgᵀ x`): give it to
+/// one call per row of `c`, not to several calls for column ranges of the same rows.
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate, const float *bias, int prefetch_b);
+                     long n0, long n1, int accumulate, const float *bias, int prefetch_b, float *row_sums);
 
 /// c = a · b (or c += …) for row-major dense operands with row strides; a: [M, K], b: [K, N].
 void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
