@@ -192,7 +192,7 @@ final class PackedMatrix: @unchecked Sendable {
         switch backend {
         case .reference:
             for i in 0..<m {
-                for p in 0..<k where rowSums != nil { rowSums![i] += transposeA ? a[p * lda + i] : a[i * lda + p] }
+                if let rowSums { for p in 0..<k { rowSums[i] += transposeA ? a[p * lda + i] : a[i * lda + p] } }
                 for j in columns {
                     var s: Float = 0
                     for p in 0..<k {
