@@ -143,7 +143,6 @@ final class PackedMatrix: @unchecked Sendable {
             rk_packed_b_panels(packed, b, transposed ? k : n, transposed ? 1 : 0, panels.lowerBound, panels.upperBound)
         }
         source = backend == .reference ? Array(UnsafeBufferPointer(start: b, count: k * n)) : []
-        precondition(backend == .reference || packed != nil, "PackedMatrix: out of memory packing a [\(k), \(n)] matrix")
     }
 
     /// `[b₁ | b₂]` `[K, N₁ + N₂]`: the columns of two row-major matrices `[K, N₁]` and `[K, N₂]` side
@@ -158,14 +157,16 @@ final class PackedMatrix: @unchecked Sendable {
         source = backend == .reference
             ? (0..<k).flatMap { p in Array(UnsafeBufferPointer(start: b1 + p * n1, count: n1)) + UnsafeBufferPointer(start: b2 + p * n2, count: n2) }
             : []
-        precondition(backend == .reference || packed != nil, "PackedMatrix: out of memory packing a [\(k), \(n)] matrix")
     }
 
     /// Storage for `[K, N]` packed for the optimized backend (nil for the reference), its column
     /// panels filled by `fill(storage, panels)`.
     private static func pack(k: Int, n: Int, backend: KernelBackend,
                              fill: (OpaquePointer, Range<Int>) -> Void) -> OpaquePointer? {
-        guard backend == .optimized, let packed = rk_packed_b_new(k, n, Kernels.isa) else { return nil }
+        guard backend == .optimized else { return nil }
+        guard let packed = rk_packed_b_new(k, n, Kernels.isa) else {
+            preconditionFailure("PackedMatrix: out of memory packing a [\(k), \(n)] matrix")
+        }
         // A large operand (the backward pass's states and inputs over all steps, megabytes) is
         // packed by every thread, a share of its column panels each: the copy is bound by one
         // core's memory bandwidth. Weights are packed once and cached, so they stay on one.
