@@ -27,7 +27,7 @@ static void check_product(rk_isa isa, long m, long n, long k, int ta, int tb, in
     for (long j = 0; j < n; j++) bias[j] = uniform();
     for (long i = 0; i < m * n; i++) { c[i] = uniform(); c0[i] = c[i]; }
     rk_packed_b *pb = rk_pack_b(b, k, n, tb ? k : n, tb, isa);
-    rk_sgemm_packed(c, n, a, ta ? m : k, ta, m, pb, n0, n1, accumulate, accumulate ? NULL : bias, 0, NULL);
+    rk_sgemm_packed(c, n, a, ta ? m : k, ta, m, pb, n0, n1, accumulate, accumulate ? NULL : bias, 0, NULL, NULL);
     rk_packed_b_free(pb);
     for (long i = 0; i < m; i++) {
         for (long j = 0; j < n; j++) {

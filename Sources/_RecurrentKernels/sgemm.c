@@ -95,10 +95,12 @@ rk_packed_b *rk_packed_b_new(long k, long n, rk_isa isa) {
 
 long rk_packed_b_panel_count(const rk_packed_b *pb) { return pb->panels; }
 
-// Column panels p0..<p1 of `[b | b2]`: columns j < split from `b` (`[K, N]`, or `[N, K]` when
-// `trans_b`), the rest (row-major only) from `b2`, column j - split.
-static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long split, const float *b2, long ldb2,
-                        long p0, long p1) {
+int rk_panel_width(rk_isa isa) { return kernel_for(rk_supported_isa(isa))->nr; }
+
+// Column panels p0..<p1 of `[b | 0 | b2]`: columns j < gap from `b` (`[K, N]`, or `[N, K]` when
+// `trans_b`), zeros up to `split`, the rest (row-major only) from `b2`, column j - split.
+static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long gap, long split, const float *b2,
+                        long ldb2, long p0, long p1) {
     const long k = pb->k, n = pb->n, width = pb->panels * pb->nr;
     for (long k0 = 0; k0 < k; k0 += KC) {
         long kc = min_l(KC, k - k0);
@@ -107,8 +109,8 @@ static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
             float *dst = block + p * kc * pb->nr;
             const long col0 = p * pb->nr, col1 = col0 + pb->nr;
             // A whole panel from one row-major source: row pieces.
-            const float *whole = trans_b ? NULL : col1 <= split ? b + col0 : col0 >= split && col1 <= n ? b2 + col0 - split : NULL;
-            const long ld = col1 <= split ? ldb : ldb2;
+            const float *whole = trans_b ? NULL : col1 <= gap ? b + col0 : col0 >= split && col1 <= n ? b2 + col0 - split : NULL;
+            const long ld = col1 <= gap ? ldb : ldb2;
             if (whole) {
                 for (long kk = 0; kk < kc; kk++) memcpy(dst + kk * pb->nr, whole + (k0 + kk) * ld, (size_t)pb->nr * sizeof(float));
                 continue;
@@ -116,7 +118,7 @@ static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
             for (long kk = 0; kk < kc; kk++) {
                 for (int j = 0; j < pb->nr; j++) {
                     long col = col0 + j;
-                    dst[kk * pb->nr + j] = col >= n ? 0.0f
+                    dst[kk * pb->nr + j] = col >= n || (col >= gap && col < split) ? 0.0f
                         : col >= split ? b2[(k0 + kk) * ldb2 + col - split]
                         : trans_b ? b[col * ldb + k0 + kk] : b[(k0 + kk) * ldb + col];
                 }
@@ -126,12 +128,12 @@ static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
 }
 
 void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1) {
-    pack_panels(pb, b, ldb, trans_b, pb->n, NULL, 0, p0, p1);
+    pack_panels(pb, b, ldb, trans_b, pb->n, pb->n, NULL, 0, p0, p1);
 }
 
-void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long split, const float *b2, long ldb2, long p0,
-                               long p1) {
-    pack_panels(pb, b, ldb, 0, split, b2, ldb2, p0, p1);
+void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long gap, long split, const float *b2, long ldb2,
+                               long p0, long p1) {
+    pack_panels(pb, b, ldb, 0, gap, split, b2, ldb2, p0, p1);
 }
 
 rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {
@@ -182,12 +184,17 @@ static void add_panel_sums(float *sums, const float *panel, int mr, int rows, lo
 }
 
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate, const float *bias, int prefetch_b, float *row_sums) {
+                     long n0, long n1, int accumulate, const float *bias, int prefetch_b, float *row_sums,
+                     const rk_second_output *second) {
     if (n1 > pb->n) n1 = pb->n;
     if (m <= 0 || n0 >= n1) return;
     if (pb->k == 0) {
         for (long i = 0; i < m && !accumulate; i++) {
-            for (long j = n0; j < n1; j++) c[i * ldc + j] = bias ? bias[j] : 0.0f;
+            for (long j = n0; j < n1; j++) {
+                const float v = bias ? bias[j] : 0.0f;
+                if (!second || j < second->gap) c[i * ldc + j] = v;
+                else if (j >= second->from) second->c[i * second->ldc + j - second->from] = v;
+            }
         }
         return;
     }
@@ -198,7 +205,8 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
     // A few rows of a row-major operand (a batch of 1 to 3) are read in place by the kernels that
     // can; otherwise A is packed per block (faster for many rows: contiguous broadcasts, no
     // cache-set conflicts between rows).
-    const int direct = !trans_a && m <= kern->wide_rows;
+    // (A second output always packs A: its panels are written by the tile kernel.)
+    const int direct = !trans_a && m <= kern->wide_rows && !second;
     float *packed_a = direct ? NULL : scratch_buffer((size_t)((mc_max + mr) * KC));
     if (!direct && !packed_a) abort();
     const long p0 = n0 / nr, p1 = (n1 + nr - 1) / nr;
@@ -268,16 +276,21 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                 const int jlo = (int)(n0 > col0 ? n0 - col0 : 0);
                 const int jhi = (int)(n1 < col0 + nr ? n1 - col0 : nr);
                 const float *bpanel = bblock + p * kc * nr;
-                for (long q = 0; q < panels_a; q++) {
+                // This panel's destination: c, or the second output from its first column on, where
+                // the padding columns before it are not stored.
+                const int later = second && col0 >= second->from;
+                const long ld = later ? second->ldc : ldc;
+                const int hi = second && !later && second->gap < col0 + jhi ? (int)(second->gap - col0) : jhi;
+                for (long q = 0; q < panels_a && jlo < hi; q++) {
                     long ir;
                     int rows;
                     panel_rows(mc, mr, q, &ir, &rows);
                     const float *apanel = packed_a + q * mr * kc, *bias_tile = !beta && bias ? bias + col0 : NULL;
-                    float *ctile = c + (i0 + ir) * ldc + col0;
+                    float *ctile = later ? second->c + (i0 + ir) * ld + col0 - second->from : c + (i0 + ir) * ldc + col0;
                     if (prefetch_b && q == 0 && p + 1 < p1 && kern->tile_prefetch)  // the next panel, into L2
-                        kern->tile_prefetch(kc, apanel, bpanel, ctile, ldc, rows, jlo, jhi, beta, bias_tile, bpanel + kc * nr);
+                        kern->tile_prefetch(kc, apanel, bpanel, ctile, ld, rows, jlo, hi, beta, bias_tile, bpanel + kc * nr);
                     else
-                        kern->tile(kc, apanel, bpanel, ctile, ldc, rows, jlo, jhi, beta, bias_tile);
+                        kern->tile(kc, apanel, bpanel, ctile, ld, rows, jlo, hi, beta, bias_tile);
                 }
             }
         }
@@ -289,6 +302,6 @@ void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long
     if (m <= 0 || n <= 0) return;
     rk_packed_b *pb = rk_pack_b(b, k, n, ldb, 0, isa);
     if (!pb) abort();
-    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate, NULL, 0, NULL);
+    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate, NULL, 0, NULL, NULL);
     rk_packed_b_free(pb);
 }

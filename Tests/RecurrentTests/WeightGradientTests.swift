@@ -34,6 +34,21 @@ import Testing
         }
     }
 
+    /// The reference backend's joined operand (with the same zero padding between the parts):
+    /// the bits of its separate products and sums.
+    @Test func joinedProductOnTheReferenceBackend() {
+        Kernels.$backend.withValue(.reference) {
+            for (k, m, n1, n2) in Self.shapes {
+                let dg = testValues(k * m, seed: 4), x = testValues(k * n1, seed: 5), h = testValues(k * n2, seed: 6)
+                let (dx, dh, sums, joined) = dg.withPointer { dg in x.withPointer { x in h.withPointer { h in
+                    (gemm(dg, x, m: m, n: n1, k: k, transposeA: true), gemm(dg, h, m: m, n: n2, k: k, transposeA: true),
+                     columnSums(dg, rows: k, columns: m), weightGradients(dg, rows: k, columns: m, (x, n1), (h, n2), sums: true))
+                } } }
+                #expect(joined.0 == dx && joined.1 == dh && joined.2 == sums, "reference K=\(k) M=\(m) N=\(n1)+\(n2)")
+            }
+        }
+    }
+
     /// `rowSums` of the packed product, for both layouts of `a`, the in-place kernel for 1–3 rows,
     /// and the reference backend: Σ_p op(a)[i, p] in order of p, so the same bits as a plain loop.
     @Test(arguments: [KernelBackend.reference, .optimized], [false, true])

@@ -131,13 +131,16 @@ public enum Kernels {
 /// all time steps. The backend is fixed when it is created.
 final class PackedMatrix: @unchecked Sendable {
     let k: Int, n: Int
+    /// A joined operand `[b₁ | 0 | b₂]`: `b₁`'s columns are `0..<firstWidth`, `b₂`'s start at
+    /// `split`. Otherwise both are `n`.
+    let firstWidth: Int, split: Int
     private let backend: KernelBackend
     private let packed: OpaquePointer?
     private let source: [Float]   // the reference backend's own copy
     private let transposed: Bool
 
     init(_ b: UnsafePointer<Float>, k: Int, n: Int, transposed: Bool) {
-        (self.k, self.n, self.transposed) = (k, n, transposed)
+        (self.k, self.n, self.transposed, firstWidth, split) = (k, n, transposed, n, n)
         backend = Kernels.backend
         packed = Self.pack(k: k, n: n, backend: backend) { packed, panels in
             rk_packed_b_panels(packed, b, transposed ? k : n, transposed ? 1 : 0, panels.lowerBound, panels.upperBound)
@@ -145,18 +148,25 @@ final class PackedMatrix: @unchecked Sendable {
         source = backend == .reference ? Array(UnsafeBufferPointer(start: b, count: k * n)) : []
     }
 
-    /// `[b₁ | b₂]` `[K, N₁ + N₂]`: the columns of two row-major matrices `[K, N₁]` and `[K, N₂]` side
-    /// by side, packed as one operand (the backward's inputs and states, for one product that gives
-    /// both weight gradients).
+    /// `[b₁ | 0 | b₂]`: the columns of two row-major matrices `[K, N₁]` and `[K, N₂]` side by side,
+    /// packed as one operand (the backward's inputs and states, for one product that gives both
+    /// weight gradients). Zero columns pad `b₁` to a whole column panel, so that each panel, and
+    /// so each tile of the product, belongs to one of the two: `b₂` starts at ``split``.
     init(_ b1: UnsafePointer<Float>, columns n1: Int, beside b2: UnsafePointer<Float>, columns n2: Int, k: Int) {
-        (self.k, self.n, self.transposed) = (k, n1 + n2, false)
+        let width = Int(rk_panel_width(Kernels.isa))
+        let split = (n1 + width - 1) / width * width
+        (self.k, self.n, self.transposed, firstWidth, self.split) = (k, split + n2, false, n1, split)
         backend = Kernels.backend
-        packed = Self.pack(k: k, n: n1 + n2, backend: backend) { packed, panels in
-            rk_packed_b_panels_joined(packed, b1, n1, n1, b2, n2, panels.lowerBound, panels.upperBound)
+        packed = Self.pack(k: k, n: split + n2, backend: backend) { packed, panels in
+            rk_packed_b_panels_joined(packed, b1, n1, n1, split, b2, n2, panels.lowerBound, panels.upperBound)
         }
-        source = backend == .reference
-            ? (0..<k).flatMap { p in Array(UnsafeBufferPointer(start: b1 + p * n1, count: n1)) + UnsafeBufferPointer(start: b2 + p * n2, count: n2) }
-            : []
+        var rows: [Float] = []
+        for p in 0..<k where backend == .reference {
+            rows += UnsafeBufferPointer(start: b1 + p * n1, count: n1)
+            rows += repeatElement(0, count: split - n1)
+            rows += UnsafeBufferPointer(start: b2 + p * n2, count: n2)
+        }
+        source = rows
     }
 
     /// Storage for `[K, N]` packed for the optimized backend (nil for the reference), its column
@@ -186,20 +196,23 @@ final class PackedMatrix: @unchecked Sendable {
     /// when `transposeA`) and `c` rows `ldc` apart (`c` points at column 0). Unless `accumulate`,
     /// `bias[columns]` (`bias`: `[N]`) is added to every row of the product. With `rowSums` (`[M]`),
     /// also `rowSums[i] += Σ_p op(a)[i, p]`, summed in order of p (pass it to one call per row).
+    /// With `second` (rows `ldc2` apart), the columns of a joined operand's `b₂` go there (from
+    /// its column 0), and the padding columns before them nowhere.
     func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                   m: Int, columns: Range<Int>, accumulate: Bool, bias: UnsafePointer<Float>? = nil,
-                  rowSums: UnsafeMutablePointer<Float>? = nil) {
+                  rowSums: UnsafeMutablePointer<Float>? = nil, second: UnsafeMutablePointer<Float>? = nil, ldc2: Int = 0) {
         if m == 0 || columns.isEmpty { return }
         switch backend {
         case .reference:
             for i in 0..<m {
                 if let rowSums { for p in 0..<k { rowSums[i] += transposeA ? a[p * lda + i] : a[i * lda + p] } }
-                for j in columns {
+                for j in columns where second == nil || j < firstWidth || j >= split {
                     var s: Float = 0
                     for p in 0..<k {
                         s += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposed ? source[j * k + p] : source[p * n + j])
                     }
-                    c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s + (bias?[j] ?? 0)
+                    let out = second.map { j >= split ? $0 + i * ldc2 + j - split : c + i * ldc + j } ?? c + i * ldc + j
+                    out.pointee = accumulate ? out.pointee + s : s + (bias?[j] ?? 0)
                 }
             }
         case .optimized:
@@ -208,8 +221,14 @@ final class PackedMatrix: @unchecked Sendable {
             // `large` (2 MiB per block) and `gru` (1.5 MiB) with 1 MiB of L2, not the weight
             // gradients' right operands (256 KiB per block, reused by every block of rows).
             let prefetch = 4 * min(k, 256) * columns.count > Kernels.l2CacheBytes
-            rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
-                            accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums)
+            if let second {
+                var output = rk_second_output(c: second, ldc: ldc2, gap: firstWidth, from: split)
+                rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
+                                accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums, &output)
+            } else {
+                rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
+                                accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums, nil)
+            }
         }
     }
 }
@@ -236,13 +255,30 @@ extension PackedMatrix {
     /// rows split over the worker pool when large; `rowSums` as in `multiply(into:ldc:…)`.
     func multiply(into c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, m: Int, transposeA: Bool = false,
                   accumulate: Bool = false, bias: UnsafePointer<Float>? = nil, rowSums: UnsafeMutablePointer<Float>? = nil) {
+        multiply(into: c, ldc: n, second: nil, a, m: m, transposeA: transposeA, accumulate: accumulate, bias: bias,
+                 rowSums: rowSums)
+    }
+
+    /// The product with a joined operand in two parts: `op(a) · b₁` into `first` `[M, N₁]` and
+    /// `op(a) · b₂` into `second` `[M, N₂]`, written straight into their own matrices.
+    func multiply(into first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
+                  m: Int, transposeA: Bool = false, rowSums: UnsafeMutablePointer<Float>? = nil) {
+        multiply(into: first, ldc: firstWidth, second: (second, n - split), a, m: m, transposeA: transposeA, accumulate: false,
+                 bias: nil, rowSums: rowSums)
+    }
+
+    /// The rows split over the worker pool when large.
+    private func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, second: (UnsafeMutablePointer<Float>, Int)?,
+                          _ a: UnsafePointer<Float>, m: Int, transposeA: Bool, accumulate: Bool, bias: UnsafePointer<Float>?,
+                          rowSums: UnsafeMutablePointer<Float>?) {
         let large = m >= 16 && m * n * k >= 1 << 18
         WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
             let rows = partition(m, part, parts)
             // Rows of op(a): rows of a, or columns of a stored [K, M] (the kernel packs either).
-            multiply(into: c + rows.lowerBound * n, ldc: n, a + (transposeA ? rows.lowerBound : rows.lowerBound * k),
+            multiply(into: c + rows.lowerBound * ldc, ldc: ldc, a + (transposeA ? rows.lowerBound : rows.lowerBound * k),
                      lda: transposeA ? m : k, transposeA: transposeA, m: rows.count, columns: 0..<n, accumulate: accumulate,
-                     bias: bias, rowSums: rowSums.map { $0 + rows.lowerBound })
+                     bias: bias, rowSums: rowSums.map { $0 + rows.lowerBound },
+                     second: second.map { $0.0 + rows.lowerBound * $0.1 }, ldc2: second?.1 ?? 0)
         }
     }
 

@@ -144,30 +144,25 @@ extension RecurrentSequence {
 /// The weight gradients of a gate-gradient history `dg` `[K, M]` (K = T·B rows) for up to two
 /// right operands `[K, Nᵢ]`, as `dgᵀ bᵢ` `[M, Nᵢ]`, and the bias gradient Σₖ dg[k, :] `[M]` when
 /// `sums`. Two operands make one product `dgᵀ [b₁ | b₂]`, so that `dg` (megabytes, from memory) is
-/// read and packed once for both; the sums are taken from its packed panels, in row order (the
+/// read and packed once for both, and its two parts are written straight into their own matrices
+/// (no product to copy apart); the sums are taken from its packed panels, in row order (the
 /// same bits as `columnSums`).
 func weightGradients(_ dg: UnsafePointer<Float>, rows k: Int, columns m: Int, _ first: (UnsafePointer<Float>, Int)?,
                      _ second: (UnsafePointer<Float>, Int)?, sums: Bool) -> ([Float]?, [Float]?, [Float]?) {
     let operands = [first, second].compactMap { $0 }
     guard let b1 = operands.first else { return (nil, nil, sums ? columnSums(dg, rows: k, columns: m) : nil) }
-    let b = operands.count == 1 ? PackedMatrix(b1.0, k: k, n: b1.1, transposed: false)
-                                : PackedMatrix(b1.0, columns: b1.1, beside: operands[1].0, columns: operands[1].1, k: k)
-    var product = [Float].uninitialized(m * b.n), total = [Float](repeating: 0, count: m)
-    product.withMutablePointer { c in total.withMutablePointer { s in
-        b.multiply(into: c, dg, m: m, transposeA: true, rowSums: sums ? s : nil)
-    } }
-    let widths = operands.map(\.1)
-    let products = operands.count == 1 ? [product] : [0, 1].map { i in  // each operand's columns, row by row
-        [Float](unsafeUninitializedCapacity: m * widths[i]) { buffer, count in
-            product.withPointer { c in
-                for row in 0..<m {
-                    (buffer.baseAddress! + row * widths[i]).update(from: c + row * b.n + i * widths[0], count: widths[i])
-                }
-            }
-            count = m * widths[i]
+    var product1 = [Float].uninitialized(m * b1.1), product2 = [Float].uninitialized(operands.count > 1 ? m * operands[1].1 : 0)
+    var total = [Float](repeating: 0, count: m)
+    total.withMutablePointer { s in product1.withMutablePointer { c1 in
+        let rowSums = sums ? s : nil
+        if operands.count == 1 {
+            PackedMatrix(b1.0, k: k, n: b1.1, transposed: false).multiply(into: c1, dg, m: m, transposeA: true, rowSums: rowSums)
+        } else {
+            let b = PackedMatrix(b1.0, columns: b1.1, beside: operands[1].0, columns: operands[1].1, k: k)
+            product2.withMutablePointer { c2 in b.multiply(into: c1, c2, dg, m: m, transposeA: true, rowSums: rowSums) }
         }
-    }
-    var next = products.makeIterator()
+    } }
+    var next = (operands.count > 1 ? [product1, product2] : [product1]).makeIterator()
     return (first == nil ? nil : next.next(), second == nil ? nil : next.next(), sums ? total : nil)
 }
 

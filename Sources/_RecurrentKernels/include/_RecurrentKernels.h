@@ -29,10 +29,21 @@ void rk_packed_b_free(rk_packed_b *pb);
 rk_packed_b *rk_packed_b_new(long k, long n, rk_isa isa);
 long rk_packed_b_panel_count(const rk_packed_b *pb);
 void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1);
-/// The same for the columns of two row-major operands side by side, `[b | b2]`: `b` `[K, split]`
-/// (row stride ldb), then `b2` `[K, N - split]` (row stride ldb2).
-void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long split, const float *b2, long ldb2, long p0,
-                               long p1);
+/// The same for the columns of two row-major operands side by side with zeros between, `[b | 0 | b2]`:
+/// `b` `[K, gap]` (row stride ldb) in columns 0..<gap, zeros up to `split`, then `b2`
+/// `[K, N - split]` (row stride ldb2).
+void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long gap, long split, const float *b2, long ldb2,
+                               long p0, long p1);
+/// The width of a column panel for `isa` (as clamped to what the CPU supports): where a joined
+/// operand's second part starts so that no panel holds both.
+int rk_panel_width(rk_isa isa);
+
+/// Where a product writes its columns from `from` on (a multiple of the panel width): column j of
+/// row i to c[i * ldc + j - from]. The columns from `gap` to `from` are not stored at all.
+typedef struct {
+    float *c;
+    long ldc, gap, from;
+} rk_second_output;
 
 /// c[:, n0:n1] (+)= op(a) · b[:, n0:n1] with `a` `[M, K]` (row stride lda), or `[K, M]` (row
 /// stride lda) when `trans_a`; `c` has row stride ldc. Unless `accumulate`, c is overwritten with
@@ -41,9 +52,12 @@ void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long s
 /// `b` that the caches cannot keep between calls); the result is the same bit for bit. With
 /// `row_sums` (`[M]`, else NULL), also row_sums[i] += Σ_p op(a)[i, p], summed in order of p while
 /// `a` is in cache for the product (the bias gradient of a weight gradient `dgᵀ x`): give it to
-/// one call per row of `c`, not to several calls for column ranges of the same rows.
+/// one call per row of `c`, not to several calls for column ranges of the same rows. With `second`
+/// (else NULL), the columns from `second->from` on go there instead (both weight gradients of one
+/// product straight into their own matrices).
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate, const float *bias, int prefetch_b, float *row_sums);
+                     long n0, long n1, int accumulate, const float *bias, int prefetch_b, float *row_sums,
+                     const rk_second_output *second);
 
 /// c = a · b (or c += …) for row-major dense operands with row strides; a: [M, K], b: [K, N].
 void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
