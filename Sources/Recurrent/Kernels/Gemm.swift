@@ -161,10 +161,12 @@ final class PackedMatrix: @unchecked Sendable {
             rk_packed_b_panels_joined(packed, b1, n1, n1, split, b2, n2, panels.lowerBound, panels.upperBound)
         }
         var rows: [Float] = []
-        for p in 0..<k where backend == .reference {
-            rows += UnsafeBufferPointer(start: b1 + p * n1, count: n1)
-            rows += repeatElement(0, count: split - n1)
-            rows += UnsafeBufferPointer(start: b2 + p * n2, count: n2)
+        if backend == .reference {
+            for p in 0..<k {
+                rows += UnsafeBufferPointer(start: b1 + p * n1, count: n1)
+                rows += repeatElement(0, count: split - n1)
+                rows += UnsafeBufferPointer(start: b2 + p * n2, count: n2)
+            }
         }
         source = rows
     }
@@ -221,13 +223,10 @@ final class PackedMatrix: @unchecked Sendable {
             // `large` (2 MiB per block) and `gru` (1.5 MiB) with 1 MiB of L2, not the weight
             // gradients' right operands (256 KiB per block, reused by every block of rows).
             let prefetch = 4 * min(k, 256) * columns.count > Kernels.l2CacheBytes
-            if let second {
-                var output = rk_second_output(c: second, ldc: ldc2, gap: firstWidth, from: split)
+            var output = rk_second_output(c: second, ldc: ldc2, gap: firstWidth, from: split)
+            withUnsafePointer(to: &output) { output in
                 rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
-                                accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums, &output)
-            } else {
-                rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
-                                accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums, nil)
+                                accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums, second == nil ? nil : output)
             }
         }
     }
