@@ -162,8 +162,8 @@ func weightGradients(_ dg: UnsafePointer<Float>, rows k: Int, columns m: Int, _ 
             product2.withMutablePointer { c2 in b.multiply(into: c1, c2, dg, m: m, transposeA: true, rowSums: rowSums) }
         }
     } }
-    var next = (operands.count > 1 ? [product1, product2] : [product1]).makeIterator()
-    return (first == nil ? nil : next.next(), second == nil ? nil : next.next(), sums ? total : nil)
+    // product1 belongs to the first operand given, product2 to the second of two.
+    return (first == nil ? nil : product1, second == nil ? nil : first == nil ? product1 : product2, sums ? total : nil)
 }
 
 /// Participant `i` of `n`'s share of `0..<count`, with boundaries on multiples of 16 (whole
