@@ -50,10 +50,19 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
 #define NO_PREFETCH
 #define PREFETCH_NEXT _mm_prefetch((const char *)(next + p * 32), _MM_HINT_T1); \
                       _mm_prefetch((const char *)(next + p * 32 + 16), _MM_HINT_T1);
+// The tile's rows of C are asked for into L2 before its k loop: the adds and stores at its end
+// would otherwise wait on L3 or memory for every row whenever C is larger than the caches (the
+// weight gradients, the input projection; measured on a 2-core AMD Zen 5 VM, alternating
+// binaries, best of 5: a 2048³ product 57.2 → 49.3 ms, `train-1024` 211 → 186 ms, `large`
+// training 110 → 100 ms, `bi-2` training 80 → 74 ms; into L1 instead was no better).
+#define PREFETCH_C512(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T1); \
+                         _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T1); \
+                         _mm_prefetch((const char *)(c + r * ldc + 31), _MM_HINT_T1);
 #define TILE512(NAME, R, EXTRA_PARAM, PREFETCH) \
     __attribute__((target("avx512f"))) static void NAME(long kc, const float *a, const float *b, float *c, long ldc, \
                                                         int jlo, int jhi, int beta, const float *bias EXTRA_PARAM) { \
         ROWS_##R(DECL512) \
+        ROWS_##R(PREFETCH_C512) \
         for (long p = 0; p < kc; p++) { \
             PREFETCH \
             _mm_prefetch((const char *)(b + (p + 8) * 32), _MM_HINT_T0); \
@@ -210,10 +219,15 @@ store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta, const floa
 #define FMA256(r) { const __m256 av = _mm256_broadcast_ss(a + p * 6 + r); \
                     c##r##a = _mm256_fmadd_ps(av, b0, c##r##a); c##r##b = _mm256_fmadd_ps(av, b1, c##r##b); }
 #define STORE256(r) store256(c + r * ldc, c##r##a, c##r##b, jlo, jhi, beta, bias);
+// C's rows into L2 first, as in the AVX-512 tile (forced on the same machine: a 2048³ product
+// 108 → 89 ms, `train-1024` 545 → 511 ms).
+#define PREFETCH_C256(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T1); \
+                         _mm_prefetch((const char *)(c + r * ldc + 15), _MM_HINT_T1);
 #define KERNEL256(R) \
     __attribute__((target("avx2,fma"))) static void tile256_##R(long kc, const float *a, const float *b, float *c, \
                                                                 long ldc, int jlo, int jhi, int beta, const float *bias) { \
         ROWS_##R(DECL256) \
+        ROWS_##R(PREFETCH_C256) \
         for (long p = 0; p < kc; p++) { \
             const __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8); \
             ROWS_##R(FMA256) \
