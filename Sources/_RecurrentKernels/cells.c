@@ -1,8 +1,9 @@
 // The fused pointwise steps of the Elman cell, the LSTM and the GRU, forward and backward, portable
-// and AVX-512:
+// and AVX-512 (AVX2 in cells_avx2.c):
 // the gate activations, the state update and what the backward pass keeps (the cache), over one
 // step's rows and a range of hidden units.
 #include "_RecurrentKernels.h"
+#include "kernels.h"
 #include "vecmath.h"
 
 #include <string.h>
@@ -47,6 +48,7 @@ void rk_copy_stream(float *dst, const float *src, long n, rk_isa isa) {
     (void)isa;  // unused where no vector kernel is compiled
 #if defined(__x86_64__)
     if (rk_supported_isa(isa) == RK_ISA_AVX512) { copy_stream_avx512(dst, src, n); return; }
+    if (rk_supported_isa(isa) == RK_ISA_AVX2) { rk_copy_stream_avx2(dst, src, n); return; }
 #endif
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
@@ -95,6 +97,7 @@ void rk_elman_step(float *h, float *cache, const float *gx, const float *gh, lon
     (void)isa;  // unused where no vector kernel is compiled
 #if defined(__x86_64__)
     if (rk_supported_isa(isa) == RK_ISA_AVX512) { elman_rows_avx512(h, cache, gx, gh, rows, H, u0, u1, relu); return; }
+    if (rk_supported_isa(isa) == RK_ISA_AVX2) { rk_elman_rows_avx2(h, cache, gx, gh, rows, H, u0, u1, relu); return; }
 #endif
     for (long b = 0; b < rows; b++) elman_row_portable(h + b * H, cache + b * H, gx + b * H, gh + b * H, u0, u1, relu);
 }
@@ -129,6 +132,7 @@ void rk_elman_step_backward(float *dgx, float *dgh, const float *dh, const float
         for (long b = 0; b < rows; b++) elman_row_backward_avx512(dgx + b * H, dgh + b * H, dh + b * H, cache + b * H, u0, u1, relu);
         return;
     }
+    if (rk_supported_isa(isa) == RK_ISA_AVX2) { rk_elman_rows_backward_avx2(dgx, dgh, dh, cache, rows, H, u0, u1, relu); return; }
 #endif
     for (long b = 0; b < rows; b++) elman_row_backward_portable(dgx + b * H, dgh + b * H, dh + b * H, cache + b * H, u0, u1, relu);
 }
@@ -224,6 +228,11 @@ void rk_lstm_step(float *h, float *c, float *cache, const float *gx, const float
         else lstm_rows_plain_avx512(h, c, cache, gx, gh, c_prev, rows, H, u0, u1);
         return;
     }
+    if (rk_supported_isa(isa) == RK_ISA_AVX2) {
+        if (stream_cache) rk_lstm_rows_streamed_avx2(h, c, cache, gx, gh, c_prev, rows, H, u0, u1);
+        else rk_lstm_rows_avx2(h, c, cache, gx, gh, c_prev, rows, H, u0, u1);
+        return;
+    }
 #endif
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *cb = c + b * H, *k = cache + b * 5 * H;
@@ -274,6 +283,9 @@ __attribute__((target("avx512f"))) static void lstm_row_backward_avx512(float *d
 void rk_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache, const float *c_prev,
                            long rows, long H, long u0, long u1, rk_isa isa) {
     (void)isa;  // unused where no vector kernel is compiled
+#if defined(__x86_64__)
+    if (rk_supported_isa(isa) == RK_ISA_AVX2) { rk_lstm_rows_backward_avx2(dgx, dgh, dc, dh, cache, c_prev, rows, H, u0, u1); return; }
+#endif
     for (long b = 0; b < rows; b++) {
         float *dx = dgx + b * 4 * H, *dq = dgh + b * 4 * H, *dcb = dc + b * H;
         const float *dhb = dh + b * H, *k = cache + b * 5 * H, *cp = c_prev + b * H;
@@ -397,6 +409,11 @@ void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const
         else gru_rows_plain_avx512(h, cache, gx, gh, h_prev, rows, H, u0, u1);
         return;
     }
+    if (rk_supported_isa(isa) == RK_ISA_AVX2) {
+        if (stream_cache) rk_gru_rows_streamed_avx2(h, cache, gx, gh, h_prev, rows, H, u0, u1);
+        else rk_gru_rows_avx2(h, cache, gx, gh, h_prev, rows, H, u0, u1);
+        return;
+    }
 #endif
     for (long b = 0; b < rows; b++) {
         float *hb = h + b * H, *k = cache + b * 4 * H;
@@ -408,6 +425,9 @@ void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const
 void rk_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache, const float *h_prev,
                           long rows, long H, long u0, long u1, rk_isa isa) {
     (void)isa;  // unused where no vector kernel is compiled
+#if defined(__x86_64__)
+    if (rk_supported_isa(isa) == RK_ISA_AVX2) { rk_gru_rows_backward_avx2(dgx, dgh, dh_prev, dh, cache, h_prev, rows, H, u0, u1); return; }
+#endif
     for (long b = 0; b < rows; b++) {
         float *dx = dgx + b * 3 * H, *dq = dgh + b * 3 * H, *dhp = dh_prev + b * H;
         const float *dhb = dh + b * H, *k = cache + b * 4 * H, *hp = h_prev + b * H;

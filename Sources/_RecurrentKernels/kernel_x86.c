@@ -1,5 +1,6 @@
 // x86-64 micro-kernels with per-function target attributes: AVX-512 (12×32 tile: 24 zmm
-// accumulators, plus a 4-panel tile for 1–3 rows) and AVX2+FMA (6×16 tile: 12 ymm accumulators).
+// accumulators, plus a 4-panel tile for 1–3 rows) and AVX2+FMA (6×16 tile: 12 ymm accumulators,
+// plus a 2- to 4-panel tile for 1–3 rows).
 #include "kernels.h"
 
 #if defined(__x86_64__)
@@ -243,6 +244,48 @@ static void tile_avx2(long kc, const float *a, const float *b, float *c, long ld
     by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias);
 }
 
-const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 0, 0, 0, 0};
+// Few rows (a batch of 1 to 3), A read in place: several 16-column panels at once, so that 8 to
+// 12 independent accumulators hide the latency of the fused multiply-adds (a single row in the
+// 6×16 tile has 2). Each column is summed in the order p = 0, 1, …, as in the tile, so the result
+// is the same bit for bit. Names: v<row>_<panel>a/b hold the two 8-lane halves of a panel.
+#define DECLV(r, q) __m256 v##r##_##q##a = _mm256_setzero_ps(), v##r##_##q##b = _mm256_setzero_ps();
+#define BCASTV(r) const __m256 a##r = _mm256_broadcast_ss(a + r * lda + p);
+#define FMAV(r, q) v##r##_##q##a = _mm256_fmadd_ps(a##r, _mm256_load_ps(b + q * panel + p * 16), v##r##_##q##a); \
+                   v##r##_##q##b = _mm256_fmadd_ps(a##r, _mm256_load_ps(b + q * panel + p * 16 + 8), v##r##_##q##b);
+#define STOREV(r, q) store256(c + r * ldc + q * 16, v##r##_##q##a, v##r##_##q##b, q == 0 ? jlo : 0, \
+                              q == NP - 1 ? jhi : 16, beta, bias ? bias + q * 16 : 0);
+#define WIDE256(R, NP_) \
+    __attribute__((target("avx2,fma"))) static void wide256_##R##_##NP_(long kc, const float *a, long lda, const float *b, \
+                                                                       long panel, float *c, long ldc, int jlo, int jhi, \
+                                                                       int beta, const float *bias) { \
+        enum { NP = NP_ }; \
+        RP_##R(NP_, DECLV) \
+        for (long p = 0; p < kc; p++) { \
+            ROWS_##R(BCASTV) \
+            RP_##R(NP_, FMAV) \
+        } \
+        RP_##R(NP_, STOREV) \
+    }
+WIDE256(1, 1) WIDE256(1, 2) WIDE256(1, 3) WIDE256(1, 4)
+WIDE256(2, 1) WIDE256(2, 2) WIDE256(2, 3)
+WIDE256(3, 1) WIDE256(3, 2)
+
+// Up to four panels in calls of at most 4, 3 or 2 panels for 1, 2 or 3 rows: 16 registers hold
+// 8 or 12 accumulators, one broadcast per row and a B vector.
+static void wide_avx2(long kc, const float *a, long lda, const float *b, long panel, float *c, long ldc, int rows,
+                      int panels, int jlo, int jhi, int beta, const float *bias) {
+    typedef void (*fn)(long, const float *, long, const float *, long, float *, long, int, int, int, const float *);
+    static const fn by_shape[3][4] = {{wide256_1_1, wide256_1_2, wide256_1_3, wide256_1_4},
+                                      {wide256_2_1, wide256_2_2, wide256_2_3, 0},
+                                      {wide256_3_1, wide256_3_2, 0, 0}};
+    const int most = 5 - rows;
+    for (int q = 0; q < panels; q += most) {
+        const int np = panels - q < most ? panels - q : most;
+        by_shape[rows - 1][np - 1](kc, a, lda, b + q * panel, panel, c + q * 16, ldc, q == 0 ? jlo : 0,
+                                   q + np == panels ? jhi : 16, beta, bias ? bias + q * 16 : 0);
+    }
+}
+
+const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 3, wide_avx2, 0, 0};
 
 #endif

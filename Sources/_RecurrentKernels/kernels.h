@@ -33,6 +33,26 @@ extern const rk_kernel rk_kernel_scalar;
 #if defined(__x86_64__)
 extern const rk_kernel rk_kernel_avx2;
 extern const rk_kernel rk_kernel_avx512;
+
+// The fused pointwise steps for AVX2+FMA (cells_avx2.c), with the arguments of the rk_*_step
+// functions they stand in for; `streamed` ones write the training cache around the caches.
+void rk_copy_stream_avx2(float *dst, const float *src, long n);
+void rk_elman_rows_avx2(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0, long u1,
+                        int relu);
+void rk_elman_rows_backward_avx2(float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H,
+                                 long u0, long u1, int relu);
+void rk_lstm_rows_avx2(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+                       long rows, long H, long u0, long u1);
+void rk_lstm_rows_streamed_avx2(float *h, float *c, float *cache, const float *gx, const float *gh,
+                                const float *c_prev, long rows, long H, long u0, long u1);
+void rk_lstm_rows_backward_avx2(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
+                                const float *c_prev, long rows, long H, long u0, long u1);
+void rk_gru_rows_avx2(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, long rows, long H,
+                      long u0, long u1);
+void rk_gru_rows_streamed_avx2(float *h, float *cache, const float *gx, const float *gh, const float *h_prev,
+                               long rows, long H, long u0, long u1);
+void rk_gru_rows_backward_avx2(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
+                               const float *h_prev, long rows, long H, long u0, long u1);
 #endif
 #if defined(__aarch64__)
 extern const rk_kernel rk_kernel_neon;

@@ -1,5 +1,5 @@
-// Vector math shared by the activations and the fused cell steps: e^x, sigmoid and tanh, scalar
-// and AVX-512 (static inline, so each use compiles into its caller).
+// Vector math shared by the activations and the fused cell steps: e^x, sigmoid and tanh, scalar,
+// AVX-512 and AVX2 (static inline, so each use compiles into its caller).
 //
 // e^x uses the Cephes single-precision scheme: x = n·ln 2 + r with |r| ≤ ln2/2 (ln 2 split in two
 // parts for an exact reduction), e^r from a degree-6 polynomial, then scaled by 2^n through the
@@ -118,6 +118,69 @@ AVX512N void tanh512_n(__m512 *x, int N) {
 
 AVX512 __m512 sigmoid512(__m512 x) { sigmoid512_n(&x, 1); return x; }
 AVX512 __m512 tanh512(__m512 x) { tanh512_n(&x, 1); return x; }
+
+// ---- AVX2 + FMA --------------------------------------------------------------------------------
+// The same schemes, 8 lanes, N vectors at a time; 2^n goes through the exponent bits (no scalef),
+// and 1/d from the 12-bit estimate and one Newton step (about 2 ulp for d ≥ 1).
+
+#define AVX2N __attribute__((target("avx2,fma"), always_inline)) static inline
+
+AVX2N __m256 recip256(__m256 d) {
+    const __m256 r = _mm256_rcp_ps(d);
+    return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+}
+
+AVX2N void exp256_n(__m256 *x, int N) {
+    __m256 n[MAXV], r[MAXV], z[MAXV], y[MAXV];
+    EACH x[k] = _mm256_min_ps(_mm256_max_ps(x[k], _mm256_set1_ps(EXP_LO)), _mm256_set1_ps(EXP_HI));
+    EACH n[k] = _mm256_floor_ps(_mm256_fmadd_ps(x[k], _mm256_set1_ps(LOG2E), _mm256_set1_ps(0.5f)));
+    EACH r[k] = _mm256_fnmadd_ps(n[k], _mm256_set1_ps(LN2_HI), x[k]);
+    EACH r[k] = _mm256_fnmadd_ps(n[k], _mm256_set1_ps(LN2_LO), r[k]);
+    EACH z[k] = _mm256_mul_ps(r[k], r[k]);
+    EACH y[k] = _mm256_fmadd_ps(_mm256_set1_ps(P0), r[k], _mm256_set1_ps(P1));
+    EACH y[k] = _mm256_fmadd_ps(y[k], r[k], _mm256_set1_ps(P2));
+    EACH y[k] = _mm256_fmadd_ps(y[k], r[k], _mm256_set1_ps(P3));
+    EACH y[k] = _mm256_fmadd_ps(y[k], r[k], _mm256_set1_ps(P4));
+    EACH y[k] = _mm256_fmadd_ps(y[k], r[k], _mm256_set1_ps(P5));
+    EACH y[k] = _mm256_add_ps(_mm256_fmadd_ps(y[k], z[k], r[k]), _mm256_set1_ps(1.0f));
+    // 2^n (n within [-126, 127] after the clamp) built in the exponent field.
+    EACH x[k] = _mm256_mul_ps(y[k], _mm256_castsi256_ps(_mm256_slli_epi32(
+                    _mm256_add_epi32(_mm256_cvtps_epi32(n[k]), _mm256_set1_epi32(127)), 23)));
+}
+
+AVX2N void sigmoid256_n(__m256 *x, int N) {
+    EACH x[k] = _mm256_sub_ps(_mm256_setzero_ps(), x[k]);
+    exp256_n(x, N);
+    EACH x[k] = recip256(_mm256_add_ps(_mm256_set1_ps(1.0f), x[k]));
+}
+
+AVX2N void tanh256_n(__m256 *x, int N) {
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    __m256 z[MAXV], p[MAXV], e[MAXV];
+    EACH z[k] = _mm256_mul_ps(x[k], x[k]);
+    EACH e[k] = _mm256_andnot_ps(sign, x[k]);
+    EACH e[k] = _mm256_add_ps(e[k], e[k]);
+    exp256_n(e, N);  // e^2|x|
+    EACH p[k] = _mm256_fmadd_ps(_mm256_set1_ps(T0), z[k], _mm256_set1_ps(T1));
+    EACH p[k] = _mm256_fmadd_ps(p[k], z[k], _mm256_set1_ps(T2));
+    EACH p[k] = _mm256_fmadd_ps(p[k], z[k], _mm256_set1_ps(T3));
+    EACH p[k] = _mm256_fmadd_ps(p[k], z[k], _mm256_set1_ps(T4));
+    EACH {
+        const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p[k], z[k]), x[k], x[k]);
+        __m256 large = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), recip256(_mm256_add_ps(e[k], _mm256_set1_ps(1.0f))),
+                                        _mm256_set1_ps(1.0f));
+        large = _mm256_or_ps(large, _mm256_and_ps(x[k], sign));  // x's sign onto the non-negative result
+        x[k] = _mm256_blendv_ps(large, small, _mm256_cmp_ps(_mm256_andnot_ps(sign, x[k]), _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+    }
+}
+
+// Lanes j < left (clamped to 0..8) set: the mask of a vector's first `left` units.
+AVX2N __m256i lanes256(long left) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 0 ? 0 : left > 8 ? 8 : left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+AVX2N __m256 sigmoid256(__m256 x) { sigmoid256_n(&x, 1); return x; }
+AVX2N __m256 tanh256(__m256 x) { tanh256_n(&x, 1); return x; }
 #endif
 
 #endif
