@@ -286,6 +286,48 @@ static void wide_avx2(long kc, const float *a, long lda, const float *b, long pa
     }
 }
 
-const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 3, wide_avx2, 0, 0};
+// Packs `rows` ≤ 6 rows of A into a [kc][6] panel, zero-padded (as pack_a_avx512). Row-major A: 8
+// columns at a time as an 8×8 transpose in registers (rows 6 and 7 zero, not stored). Stored
+// transposed: each k's 6 floats are contiguous; lanes past `rows` are neither read nor kept.
+__attribute__((target("avx2,fma"))) static void pack_a_avx2(float *dst, const float *a, long lda, int trans, int rows,
+                                                           long kc) {
+    if (trans) {
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (long kk = 0; kk < kc; kk++) {
+            const __m256 v = _mm256_maskload_ps(a + kk * lda, m);
+            _mm_storeu_ps(dst + kk * 6, _mm256_castps256_ps128(v));
+            _mm_storel_pi((__m64 *)(dst + kk * 6 + 4), _mm256_extractf128_ps(v, 1));
+        }
+        return;
+    }
+    long kk = 0;
+    for (; kk + 8 <= kc; kk += 8) {
+        __m256 r[8], t[8];
+        for (int i = 0; i < 8; i++) r[i] = i < rows ? _mm256_loadu_ps(a + i * lda + kk) : _mm256_setzero_ps();
+        for (int i = 0; i < 8; i += 2) {  // interleave pairs of rows
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {  // 4×4 blocks within each 128-bit lane: columns c | c + 4 of 4 rows
+            r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+            r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+            r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        for (int c = 0; c < 4; c++) {  // rows 0–3 and 4–7 of columns c and c + 4
+            t[c] = _mm256_permute2f128_ps(r[c], r[c + 4], 0x20);
+            t[c + 4] = _mm256_permute2f128_ps(r[c], r[c + 4], 0x31);
+        }
+        for (int c = 0; c < 8; c++) {
+            _mm_storeu_ps(dst + (kk + c) * 6, _mm256_castps256_ps128(t[c]));
+            _mm_storel_pi((__m64 *)(dst + (kk + c) * 6 + 4), _mm256_extractf128_ps(t[c], 1));
+        }
+    }
+    for (; kk < kc; kk++) {
+        for (int i = 0; i < 6; i++) dst[kk * 6 + i] = i < rows ? a[i * lda + kk] : 0.0f;
+    }
+}
+
+const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 3, wide_avx2, pack_a_avx2, 0};
 
 #endif
