@@ -3,8 +3,8 @@ import Testing
 
 /// The fused C cell steps (Elman, LSTM, GRU; forward and backward) against the plain-Swift cells
 /// of the reference backend, one step at a time, on every instruction set this CPU has: hidden
-/// sizes around the 16-unit vectors and the 64-unit blocks of four, 1–3 rows (one vector at a
-/// time) and 5 rows (four at a time), all units or a range of them. Columns outside the range
+/// sizes around the 8- and 16-unit vectors and the blocks of two or four, 1–3 rows (one vector
+/// at a time) and 5 rows (two or four at a time), all units or a range of them. Columns outside the range
 /// must come back untouched. The forward runs twice on the fast kernels, writing the cache with
 /// ordinary and with non-temporal stores (training), into a 64-byte-aligned buffer so that whole
 /// vectors take the non-temporal path; both must give the same bits.
