@@ -195,25 +195,30 @@ const rk_kernel rk_kernel_avx512 = {12, 32, 96, tile_avx512, 3, wide_avx512, pac
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta, const float *bias) {
-    if (!beta && bias) {
-        float b[16] = {0};
-        for (int j = jlo; j < jhi; j++) b[j] = bias[j];
-        v0 = _mm256_add_ps(_mm256_loadu_ps(b), v0);
-        v1 = _mm256_add_ps(_mm256_loadu_ps(b + 8), v1);
-    }
     if (jlo == 0 && jhi == 16) {
         if (beta) {
             v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0);
             v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1);
+        } else if (bias) {
+            v0 = _mm256_add_ps(_mm256_loadu_ps(bias), v0);
+            v1 = _mm256_add_ps(_mm256_loadu_ps(bias + 8), v1);
         }
         _mm256_storeu_ps(cr, v0);
         _mm256_storeu_ps(cr + 8, v1);
         return;
     }
-    float tile[16];
-    _mm256_storeu_ps(tile, v0);
-    _mm256_storeu_ps(tile + 8, v1);
-    for (int j = jlo; j < jhi; j++) cr[j] = beta ? cr[j] + tile[j] : tile[j];
+    // Columns jlo..<jhi only: masked lanes are neither read nor written.
+    const __m256i lo = _mm256_set1_epi32(jlo - 1), hi = _mm256_set1_epi32(jhi);
+    const __m256i j0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), j1 = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+    const __m256i m0 = _mm256_and_si256(_mm256_cmpgt_epi32(j0, lo), _mm256_cmpgt_epi32(hi, j0));
+    const __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(j1, lo), _mm256_cmpgt_epi32(hi, j1));
+    const float *add = beta ? cr : bias;
+    if (add) {
+        v0 = _mm256_add_ps(_mm256_maskload_ps(add, m0), v0);
+        v1 = _mm256_add_ps(_mm256_maskload_ps(add + 8, m1), v1);
+    }
+    _mm256_maskstore_ps(cr, m0, v0);
+    _mm256_maskstore_ps(cr + 8, m1, v1);
 }
 
 #define DECL256(r) __m256 c##r##a = _mm256_setzero_ps(), c##r##b = _mm256_setzero_ps();
