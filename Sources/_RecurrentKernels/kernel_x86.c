@@ -2,6 +2,7 @@
 // accumulators, plus a 4-panel tile for 1–3 rows) and AVX2+FMA (6×16 tile: 12 ymm accumulators,
 // plus a 2- to 4-panel tile for 1–3 rows).
 #include "kernels.h"
+#include "vecmath.h"  // lanes256
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -208,10 +209,8 @@ store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta, const floa
         return;
     }
     // Columns jlo..<jhi only: masked lanes are neither read nor written.
-    const __m256i lo = _mm256_set1_epi32(jlo - 1), hi = _mm256_set1_epi32(jhi);
-    const __m256i j0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), j1 = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
-    const __m256i m0 = _mm256_and_si256(_mm256_cmpgt_epi32(j0, lo), _mm256_cmpgt_epi32(hi, j0));
-    const __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(j1, lo), _mm256_cmpgt_epi32(hi, j1));
+    const __m256i m0 = _mm256_andnot_si256(lanes256(jlo), lanes256(jhi));
+    const __m256i m1 = _mm256_andnot_si256(lanes256(jlo - 8), lanes256(jhi - 8));
     const float *add = beta ? cr : bias;
     if (add) {
         v0 = _mm256_add_ps(_mm256_maskload_ps(add, m0), v0);
@@ -297,7 +296,7 @@ static void wide_avx2(long kc, const float *a, long lda, const float *b, long pa
 __attribute__((target("avx2,fma"))) static void pack_a_avx2(float *dst, const float *a, long lda, int trans, int rows,
                                                            long kc) {
     if (trans) {
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256i m = lanes256(rows);
         for (long kk = 0; kk < kc; kk++) {
             const __m256 v = _mm256_maskload_ps(a + kk * lda, m);
             _mm_storeu_ps(dst + kk * 6, _mm256_castps256_ps128(v));
