@@ -255,6 +255,26 @@ import Testing
         #expect(one == two, "\(kind) B=\(batch) L=\(layers): 1 vs 2 threads differ in \(zip(one, two).filter { $0 != $1 }.count) tensors")
     }
 
+    // `sum()` and `mean()` of a large tensor add their two top-level halves on two threads, and
+    // their gradients are filled by two threads: the same bits as on one, and every element of the
+    // gradient written (odd counts put the halves' boundary off the middle of a vector).
+    @Test(arguments: [parallelCount, parallelCount + 3, 1_000_003])
+    func largeSumsDoNotDependOnThreads(_ count: Int) {
+        let values = testValues(count, seed: 31)
+        func run(threads: Int) -> [[Float]] {
+            Kernels.setThreadCount(threads)
+            defer { Kernels.setThreadCount(1) }
+            let x = Tensor(shape: [count], scalars: values, requiresGrad: true), y = Tensor(shape: [count], scalars: values, requiresGrad: true)
+            let (s, m) = (x.sum(), y.mean())
+            s.backward()
+            m.backward()
+            return [[s.item, m.item], x.grad!.scalars, y.grad!.scalars]
+        }
+        let one = run(threads: 1), two = run(threads: 2), three = run(threads: 3)
+        #expect(one == two && one == three, "sum of \(count): 1, 2 and 3 threads differ")
+        #expect(two[1].allSatisfy { $0 == 1 } && two[2].allSatisfy { $0 == 1 / Float(count) }, "sum of \(count): gradient")
+    }
+
     // Two layers run as a pipeline only when each one's weights fit one core's L2: the
     // `two-layer-200` stack (1.44 and 1.28 MB) does with 2 MiB and does not with 1 MiB, where each
     // step's hidden units are split over the threads instead.
