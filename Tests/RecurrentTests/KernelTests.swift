@@ -264,7 +264,8 @@ import Testing
         func run(threads: Int) -> [[Float]] {
             Kernels.setThreadCount(threads)
             defer { Kernels.setThreadCount(1) }
-            let x = Tensor(shape: [count], scalars: values, requiresGrad: true), y = Tensor(shape: [count], scalars: values, requiresGrad: true)
+            let x = Tensor(shape: [count], scalars: values, requiresGrad: true)
+            let y = Tensor(shape: [count], scalars: values, requiresGrad: true)
             let (s, m) = (x.sum(), y.mean())
             s.backward()
             m.backward()

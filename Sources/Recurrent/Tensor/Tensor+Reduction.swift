@@ -21,9 +21,9 @@ extension Tensor {
 /// error grows like log n instead of n, and the adds run in parallel instead of one dependent add
 /// per element (a `[28, 50, 64]` output: 120 µs sequentially, a few µs this way).
 ///
-/// From ``parallelCount`` terms (a sequence's whole output: summing the 1.6 M floats of `rnn`'s took
-/// 3% of the main thread's time in training, while the other thread waited) the two top-level
-/// halves are summed on two threads. They are the halves the recursion takes: the same bits.
+/// From ``parallelCount`` terms the two top-level halves are summed on two threads. They are the
+/// halves the recursion takes, so the result is the same bits. (A sequence's whole output, the
+/// 1.6 M floats of `rnn`'s, took 3% of the main thread's time in training while the other waited.)
 func pairwiseSum(_ x: UnsafeBufferPointer<Float>) -> Float {
     guard let base = x.baseAddress else { return 0 }
     if x.count >= parallelCount && WorkerPool.availableThreads > 1 {
