@@ -191,8 +191,10 @@ final class PackedMatrix: @unchecked Sendable {
 
     deinit { if let packed { rk_packed_b_free(packed) } }
 
-    /// From this many floats (4 MiB) the packing is shared out over the pool's threads.
-    static let sharedPackingFloats = 1 << 20
+    /// From this many floats (2 MiB) the packing is shared out over the pool's threads (`bi-2`'s
+    /// first layer packs 1600 × 512 for its weight gradients: 1.4% of the main thread's time in
+    /// `perf` of its training, fresh pages included, while the other thread waited).
+    static let sharedPackingFloats = 1 << 19
 
     /// `c[:, columns] (+)= op(a) · b[:, columns]`, with `a` `[M, K]` rows `lda` apart (or `[K, M]`
     /// when `transposeA`) and `c` rows `ldc` apart (`c` points at column 0). Unless `accumulate`,
