@@ -108,19 +108,24 @@ static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
         for (long p = p0; p < p1; p++) {
             float *dst = block + p * kc * pb->nr;
             const long col0 = p * pb->nr, col1 = col0 + pb->nr;
-            // A whole panel from one row-major source: row pieces.
-            const float *whole = trans_b ? NULL : col1 <= gap ? b + col0 : col0 >= split && col1 <= n ? b2 + col0 - split : NULL;
-            const long ld = col1 <= gap ? ldb : ldb2;
-            if (whole) {
-                for (long kk = 0; kk < kc; kk++) memcpy(dst + kk * pb->nr, whole + (k0 + kk) * ld, (size_t)pb->nr * sizeof(float));
+            if (!trans_b) {
+                // Row-major sources: each row of the panel in pieces, columns a0..<a1 from `b` and
+                // c0..<c1 from `b2`, zeros around them (the gap before `split`, the columns past n).
+                const long a0 = col0, a1 = min_l(col1, gap);
+                const long c0 = col0 > split ? col0 : split, c1 = min_l(col1, n);
+                const long copied = (a1 > a0 ? a1 - a0 : 0) + (c1 > c0 ? c1 - c0 : 0);
+                for (long kk = 0; kk < kc; kk++) {
+                    float *row = dst + kk * pb->nr;
+                    if (copied < pb->nr) memset(row, 0, (size_t)pb->nr * sizeof(float));
+                    if (a1 > a0) memcpy(row, b + (k0 + kk) * ldb + a0, (size_t)(a1 - a0) * sizeof(float));
+                    if (c1 > c0) memcpy(row + (c0 - col0), b2 + (k0 + kk) * ldb2 + c0 - split, (size_t)(c1 - c0) * sizeof(float));
+                }
                 continue;
             }
-            for (long kk = 0; kk < kc; kk++) {
+            for (long kk = 0; kk < kc; kk++) {  // `b` stored [N, K] (never joined): element by element
                 for (int j = 0; j < pb->nr; j++) {
-                    long col = col0 + j;
-                    dst[kk * pb->nr + j] = col >= n || (col >= gap && col < split) ? 0.0f
-                        : col >= split ? b2[(k0 + kk) * ldb2 + col - split]
-                        : trans_b ? b[col * ldb + k0 + kk] : b[(k0 + kk) * ldb + col];
+                    const long col = col0 + j;
+                    dst[kk * pb->nr + j] = col >= n ? 0.0f : b[col * ldb + k0 + kk];
                 }
             }
         }
