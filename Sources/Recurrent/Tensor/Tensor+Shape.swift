@@ -131,8 +131,7 @@ func concatBackward(_ g: [Float], shapes: [[Int]], axis: Int) -> [[Float]?] {
 /// took 9% of the main thread's time in `bi-2` forward.
 func filledRows(_ rows: Int, count: Int, _ fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
     [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-        let base = buffer.baseAddress
-        if let base {
+        if let base = buffer.baseAddress {
             WorkerPool.shared.run(upTo: count >= parallelCount ? rows : 1) { part, parts in
                 fill(partition(rows, part, parts), base)
             }
