@@ -66,15 +66,7 @@ private func serialPairwiseSum(_ x: UnsafeBufferPointer<Float>) -> Float {
 /// (megabytes of fresh memory) are filled by two threads, which also share the page faults (on one
 /// thread, 3% of the main thread's time in `rnn` training, while the other thread waited).
 func filledGradient(_ value: Float, count: Int) -> [Float] {
-    if count < parallelCount { return Array(repeating: value, count: count) }
-    return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-        let base = buffer.baseAddress!
-        WorkerPool.shared.run(upTo: 2) { part, parts in
-            let share = partition(count, part, parts)
-            (base + share.lowerBound).initialize(repeating: value, count: share.count)
-        }
-        initialized = count
-    }
+    filledRows(count, count: count) { share, base in (base + share.lowerBound).initialize(repeating: value, count: share.count) }
 }
 
 /// Softmax over the last axis (`torch.softmax(x, dim=-1)`).
