@@ -16,9 +16,10 @@ static float uniform(void) {  // xorshift64*, in [-1, 1)
 
 static int failures = 0;
 
-// c[:, n0:n1] (+)= op(a) · op(b) (+ bias) against the same in double, with the error bound
-// 1e-5 · (Σ_p |a||b| + |bias| + |c₀|) per element.
-static void check_product(rk_isa isa, long m, long n, long k, int ta, int tb, int accumulate, long n0, long n1) {
+// c[:, n0:n1 + g·stride] (+)= op(a) · op(b) (+ bias) for g < groups against the same in double,
+// with the error bound 1e-5 · (Σ_p |a||b| + |bias| + |c₀|) per element.
+static void check_product(rk_isa isa, long m, long n, long k, int ta, int tb, int accumulate, long n0, long n1,
+                          long groups, long stride) {
     float *a = malloc(sizeof(float) * (size_t)(m * k + 1)), *b = malloc(sizeof(float) * (size_t)(k * n + 1));
     float *c = malloc(sizeof(float) * (size_t)(m * n + 1)), *bias = malloc(sizeof(float) * (size_t)(n + 1));
     double *c0 = malloc(sizeof(double) * (size_t)(m * n + 1));
@@ -27,7 +28,8 @@ static void check_product(rk_isa isa, long m, long n, long k, int ta, int tb, in
     for (long j = 0; j < n; j++) bias[j] = uniform();
     for (long i = 0; i < m * n; i++) { c[i] = uniform(); c0[i] = c[i]; }
     rk_packed_b *pb = rk_pack_b(b, k, n, tb ? k : n, tb, isa);
-    rk_sgemm_packed(c, n, a, ta ? m : k, ta, m, pb, n0, n1, accumulate, accumulate ? NULL : bias, 0, NULL, NULL);
+    rk_sgemm_packed(c, n, a, ta ? m : k, ta, m, pb, n0, n1, groups, stride, accumulate, accumulate ? NULL : bias, 0, NULL,
+                    NULL);
     rk_packed_b_free(pb);
     for (long i = 0; i < m; i++) {
         for (long j = 0; j < n; j++) {
@@ -37,13 +39,14 @@ static void check_product(rk_isa isa, long m, long n, long k, int ta, int tb, in
                 s += x * y;
                 mag += fabs(x * y);
             }
-            const int inside = j >= n0 && j < n1;
+            int inside = 0;
+            for (long g = 0; g < groups; g++) inside |= j >= n0 + g * stride && j < n1 + g * stride;
             double want = !inside ? c0[i * n + j] : (accumulate ? c0[i * n + j] + s : s + bias[j]);
             double bound = inside ? 1e-5 * (mag + fabs(c0[i * n + j]) + fabs(bias[j])) + 1e-7 : 0;
             if (fabs(c[i * n + j] - want) > bound) {
                 if (failures++ < 10)
-                    printf("FAIL product isa=%d m=%ld n=%ld k=%ld ta=%d tb=%d acc=%d cols=%ld..<%ld at (%ld,%ld): %.9g vs %.9g\n",
-                           (int)isa, m, n, k, ta, tb, accumulate, n0, n1, i, j, c[i * n + j], want);
+                    printf("FAIL product isa=%d m=%ld n=%ld k=%ld ta=%d tb=%d acc=%d cols=%ld..<%ld x%ld every %ld at (%ld,%ld): "
+                       "%.9g vs %.9g\n", (int)isa, m, n, k, ta, tb, accumulate, n0, n1, groups, stride, i, j, c[i * n + j], want);
             }
         }
     }
@@ -62,13 +65,15 @@ int main(void) {
                 for (int ik = 0; ik < count; ik++)
                     for (int t = 0; t < 4; t++) {
                         const long m = sizes[im], n = sizes[in], k = sizes[ik];
-                        check_product(isas[s], m, n, k, t & 1, t >> 1, 0, 0, n);
-                        check_product(isas[s], m, n, k, t & 1, t >> 1, 1, n / 3, n - n / 4);
-                        products += 2;
+                        check_product(isas[s], m, n, k, t & 1, t >> 1, 0, 0, n, 1, 0);
+                        check_product(isas[s], m, n, k, t & 1, t >> 1, 1, n / 3, n - n / 4, 1, 0);
+                        // Three ranges a third of the columns apart (a thread's units of three gates).
+                        check_product(isas[s], m, n, k, t & 1, t >> 1, t & 1, 0, n / 6 + 1, n >= 3 ? 3 : 1, n / 3);
+                        products += 3;
                     }
     // Deeper than one KC block of 256 and more rows than one MC block.
-    check_product(RK_ISA_NEON, 200, 70, 600, 0, 1, 0, 0, 70);
-    check_product(RK_ISA_NEON, 130, 129, 513, 1, 0, 1, 5, 129);
+    check_product(RK_ISA_NEON, 200, 70, 600, 0, 1, 0, 0, 70, 1, 0);
+    check_product(RK_ISA_NEON, 130, 129, 513, 1, 0, 1, 5, 129, 1, 0);
     products += 2;
 
     // Activations over [-20, 20] against libm (double).

@@ -189,16 +189,17 @@ static void add_panel_sums(float *sums, const float *panel, int mr, int rows, lo
 }
 
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate, const float *bias, int prefetch_b, float *row_sums,
-                     const rk_second_output *second) {
-    if (n1 > pb->n) n1 = pb->n;
-    if (m <= 0 || n0 >= n1) return;
+                     long n0, long n1, long groups, long group_stride, int accumulate, const float *bias, int prefetch_b,
+                     float *row_sums, const rk_second_output *second) {
+    if (m <= 0 || n0 >= n1 || groups < 1) return;
     if (pb->k == 0) {
         for (long i = 0; i < m && !accumulate; i++) {
-            for (long j = n0; j < n1; j++) {
-                const float v = bias ? bias[j] : 0.0f;
-                if (!second || j < second->gap) c[i * ldc + j] = v;
-                else if (j >= second->from) second->c[i * second->ldc + j - second->from] = v;
+            for (long g = 0; g < groups; g++) {
+                for (long j = n0 + g * group_stride; j < n1 + g * group_stride && j < pb->n; j++) {
+                    const float v = bias ? bias[j] : 0.0f;
+                    if (!second || j < second->gap) c[i * ldc + j] = v;
+                    else if (j >= second->from) second->c[i * second->ldc + j - second->from] = v;
+                }
             }
         }
         return;
@@ -214,7 +215,6 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
     const int direct = !trans_a && m <= kern->wide_rows && !second;
     float *packed_a = direct ? NULL : scratch_buffer((size_t)((mc_max + mr) * KC));
     if (!direct && !packed_a) abort();
-    const long p0 = n0 / nr, p1 = (n1 + nr - 1) / nr;
     for (long k0 = 0; k0 < pb->k; k0 += KC) {
         const long kc = min_l(KC, pb->k - k0);
         const int beta = accumulate || k0 > 0;
@@ -267,35 +267,39 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
             for (long r = 0; r < mc && row_sums && direct; r++) {
                 for (long kk = 0; kk < kc; kk++) row_sums[i0 + r] += a[(i0 + r) * lda + k0 + kk];
             }
-            long p = p0;
-            while (direct && p < p1) {  // few rows: up to four panels per call, A in place
-                const int panels = (int)min_l(4, p1 - p);
-                const long col0 = p * nr, last = (p + panels - 1) * nr;
-                kern->wide(kc, a + i0 * lda + k0, lda, bblock + p * kc * nr, kc * nr, c + i0 * ldc + col0, ldc, (int)mc,
-                           panels, (int)(n0 > col0 ? n0 - col0 : 0), (int)(n1 < last + nr ? n1 - last : nr), beta,
-                           !beta && bias ? bias + col0 : NULL);
-                p += panels;
-            }
-            for (; p < p1; p++) {
-                const long col0 = p * nr;
-                const int jlo = (int)(n0 > col0 ? n0 - col0 : 0);
-                const int jhi = (int)(n1 < col0 + nr ? n1 - col0 : nr);
-                const float *bpanel = bblock + p * kc * nr;
-                // This panel's destination: c, or the second output from its first column on, where
-                // the padding columns before it are not stored.
-                const int later = second && col0 >= second->from;
-                const long ld = later ? second->ldc : ldc;
-                const int hi = second && !later && second->gap < col0 + jhi ? (int)(second->gap - col0) : jhi;
-                for (long q = 0; q < panels_a && jlo < hi; q++) {
-                    long ir;
-                    int rows;
-                    panel_rows(mc, mr, q, &ir, &rows);
-                    const float *apanel = packed_a + q * mr * kc, *bias_tile = !beta && bias ? bias + col0 : NULL;
-                    float *ctile = later ? second->c + (i0 + ir) * ld + col0 - second->from : c + (i0 + ir) * ldc + col0;
-                    if (prefetch_b && q == 0 && p + 1 < p1 && kern->tile_prefetch)  // the next panel, into L2
-                        kern->tile_prefetch(kc, apanel, bpanel, ctile, ld, rows, jlo, hi, beta, bias_tile, bpanel + kc * nr);
-                    else
-                        kern->tile(kc, apanel, bpanel, ctile, ld, rows, jlo, hi, beta, bias_tile);
+            for (long g = 0; g < groups; g++) {  // each group of columns: [n0, n1) + g · group_stride
+                const long g0 = n0 + g * group_stride, g1 = n1 + g * group_stride < pb->n ? n1 + g * group_stride : pb->n;
+                const long p1 = (g1 + nr - 1) / nr;
+                long p = g0 / nr;
+                while (direct && p < p1) {  // few rows: up to four panels per call, A in place
+                    const int panels = (int)min_l(4, p1 - p);
+                    const long col0 = p * nr, last = (p + panels - 1) * nr;
+                    kern->wide(kc, a + i0 * lda + k0, lda, bblock + p * kc * nr, kc * nr, c + i0 * ldc + col0, ldc, (int)mc,
+                               panels, (int)(g0 > col0 ? g0 - col0 : 0), (int)(g1 < last + nr ? g1 - last : nr), beta,
+                               !beta && bias ? bias + col0 : NULL);
+                    p += panels;
+                }
+                for (; p < p1; p++) {
+                    const long col0 = p * nr;
+                    const int jlo = (int)(g0 > col0 ? g0 - col0 : 0);
+                    const int jhi = (int)(g1 < col0 + nr ? g1 - col0 : nr);
+                    const float *bpanel = bblock + p * kc * nr;
+                    // This panel's destination: c, or the second output from its first column on, where
+                    // the padding columns before it are not stored.
+                    const int later = second && col0 >= second->from;
+                    const long ld = later ? second->ldc : ldc;
+                    const int hi = second && !later && second->gap < col0 + jhi ? (int)(second->gap - col0) : jhi;
+                    for (long q = 0; q < panels_a && jlo < hi; q++) {
+                        long ir;
+                        int rows;
+                        panel_rows(mc, mr, q, &ir, &rows);
+                        const float *apanel = packed_a + q * mr * kc, *bias_tile = !beta && bias ? bias + col0 : NULL;
+                        float *ctile = later ? second->c + (i0 + ir) * ld + col0 - second->from : c + (i0 + ir) * ldc + col0;
+                        if (prefetch_b && q == 0 && p + 1 < p1 && kern->tile_prefetch)  // the next panel, into L2
+                            kern->tile_prefetch(kc, apanel, bpanel, ctile, ld, rows, jlo, hi, beta, bias_tile, bpanel + kc * nr);
+                        else
+                            kern->tile(kc, apanel, bpanel, ctile, ld, rows, jlo, hi, beta, bias_tile);
+                    }
                 }
             }
         }
@@ -307,6 +311,6 @@ void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long
     if (m <= 0 || n <= 0) return;
     rk_packed_b *pb = rk_pack_b(b, k, n, ldb, 0, isa);
     if (!pb) abort();
-    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, accumulate, NULL, 0, NULL, NULL);
+    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, 1, 0, accumulate, NULL, 0, NULL, NULL);
     rk_packed_b_free(pb);
 }

@@ -56,31 +56,38 @@ import Testing
     }
 
     /// Column ranges of a packed operand, with and without a bias, for a few rows (the in-place,
-    /// four-panel kernel for 1–3 rows: whole groups, a partial first panel, leftovers) and more.
-    /// Returns every product.
+    /// four-panel kernel for 1–3 rows: whole groups, a partial first panel, leftovers) and more;
+    /// also several ranges at a stride in one call (a thread's units of every gate), on either
+    /// backend. Returns every product.
     func packedColumnRanges() -> [[Float]] {
         let isa = Kernels.instructionSet
         var products: [[Float]] = []
         let (n, k) = (297, 40)
         let b = testValues(n * k, seed: 2), bias = testValues(n, seed: 3)
+        let ranges = [0..<297, 5..<6, 13..<70, 31..<33, 16..<272, 32..<160, 64..<297, 296..<297].map { ($0, 1, 0) }
+            + [(0..<64, 4, 64), (5..<6, 3, 99), (13..<70, 4, 74), (31..<33, 2, 32), (32..<64, 3, 96), (100..<149, 2, 148)]
         for m in [1, 2, 3, 5, 13] {
             let a = testValues(m * k, seed: UInt64(m))
             let full = exact(a, b, m: m, n: n, k: k, ta: false, tb: true).map { Float($0) }
-            for columns in [0..<297, 5..<6, 13..<70, 31..<33, 16..<272, 32..<160, 64..<297, 296..<297] {
-                for withBias in [false, true] {
+            for (columns, groups, stride) in ranges {
+                for (withBias, backend) in [(false, KernelBackend.optimized), (true, .optimized), (true, .reference)] {
                     var c = [Float](repeating: 42, count: m * n)
-                    c.withMutablePointer { c in a.withPointer { a in b.withPointer { b in bias.withPointer { bias in
-                        PackedMatrix(b, k: k, n: n, transposed: true).multiply(
-                            into: c, ldc: n, a, lda: k, m: m, columns: columns, accumulate: false, bias: withBias ? bias : nil)
-                    } } } }
+                    Kernels.$backend.withValue(backend) {
+                        c.withMutablePointer { c in a.withPointer { a in b.withPointer { b in bias.withPointer { bias in
+                            PackedMatrix(b, k: k, n: n, transposed: true).multiply(
+                                into: c, ldc: n, a, lda: k, m: m, columns: columns, groups: groups, groupStride: stride,
+                                accumulate: false, bias: withBias ? bias : nil)
+                        } } } }
+                    }
                     var worst: Float = 0
                     for i in 0..<m {
                         for j in 0..<n {
-                            let want = columns.contains(j) ? full[i * n + j] + (withBias ? bias[j] : 0) : 42
+                            let written = (0..<groups).contains { columns.contains(j - $0 * stride) }
+                            let want = written ? full[i * n + j] + (withBias ? bias[j] : 0) : 42
                             worst = max(worst, abs(c[i * n + j] - want))
                         }
                     }
-                    #expect(worst <= 1e-5, "\(isa) m=\(m) columns \(columns) bias \(withBias): max error \(worst)")
+                    #expect(worst <= 1e-5, "\(isa) \(backend) m=\(m) columns \(columns) × \(groups) every \(stride) bias \(withBias): max error \(worst)")
                     products.append(c)
                 }
             }

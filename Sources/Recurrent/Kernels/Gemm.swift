@@ -201,16 +201,20 @@ final class PackedMatrix: @unchecked Sendable {
     /// `bias[columns]` (`bias`: `[N]`) is added to every row of the product. With `rowSums` (`[M]`),
     /// also `rowSums[i] += Σ_p op(a)[i, p]`, summed in order of p (pass it to one call per row).
     /// With `second` (rows `ldc2` apart), the columns of a joined operand's `b₂` go there (from
-    /// its column 0), and the padding columns before them nowhere.
+    /// its column 0), and the padding columns before them nowhere. With `groups` > 1, the columns
+    /// are `columns + g · groupStride` for each `g < groups` (one thread's units of every gate), in
+    /// one call.
     func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
-                  m: Int, columns: Range<Int>, accumulate: Bool, bias: UnsafePointer<Float>? = nil,
-                  rowSums: UnsafeMutablePointer<Float>? = nil, second: UnsafeMutablePointer<Float>? = nil, ldc2: Int = 0) {
-        if m == 0 || columns.isEmpty { return }
+                  m: Int, columns: Range<Int>, groups: Int = 1, groupStride: Int = 0, accumulate: Bool,
+                  bias: UnsafePointer<Float>? = nil, rowSums: UnsafeMutablePointer<Float>? = nil,
+                  second: UnsafeMutablePointer<Float>? = nil, ldc2: Int = 0) {
+        if m == 0 || columns.isEmpty || groups < 1 { return }
         switch backend {
         case .reference:
+            let allColumns = (0..<groups).flatMap { g in columns.lazy.map { $0 + g * groupStride } }
             for i in 0..<m {
                 if let rowSums { for p in 0..<k { rowSums[i] += transposeA ? a[p * lda + i] : a[i * lda + p] } }
-                for j in columns where second == nil || j < firstWidth || j >= split {
+                for j in allColumns where second == nil || j < firstWidth || j >= split {
                     var s: Float = 0
                     for p in 0..<k {
                         s += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposed ? source[j * k + p] : source[p * n + j])
@@ -224,11 +228,12 @@ final class PackedMatrix: @unchecked Sendable {
             // larger than L2, so that every panel would come from L3: the recurrent weights of
             // `large` (2 MiB per block) and `gru` (1.5 MiB) with 1 MiB of L2, not the weight
             // gradients' right operands (256 KiB per block, reused by every block of rows).
-            let prefetch = 4 * min(k, 256) * columns.count > Kernels.l2CacheBytes
+            let prefetch = 4 * min(k, 256) * columns.count * groups > Kernels.l2CacheBytes
             var output = rk_second_output(c: second, ldc: ldc2, gap: firstWidth, from: split)
             withUnsafePointer(to: &output) { output in
                 rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
-                                accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums, second == nil ? nil : output)
+                                groups, groupStride, accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums,
+                                second == nil ? nil : output)
             }
         }
     }

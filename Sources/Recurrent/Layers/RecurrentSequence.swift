@@ -253,12 +253,9 @@ final class RecurrentSequence: FusedFunction {
             func step(_ s: Int, units: Range<Int>) {
                 let t = time(s), t0 = chunkOf(s).t0
                 let hPrev = hState(s, out), hNext = hState(s + 1, out)
-                for g in 0..<cell.gateCount {
-                    let columns = (g * H + units.lowerBound)..<(g * H + units.upperBound)
-                    // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ
-                    recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: columns, accumulate: false,
-                                       bias: hiddenBias)
-                }
+                // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ for every gate g, in one call
+                recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: units, groups: cell.gateCount,
+                                   groupStride: H, accumulate: false, bias: hiddenBias)
                 cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
                           gx: gx + (t - t0) * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
                           batch: B, hidden: H, units: units, streamCache: streamCache)

@@ -54,10 +54,12 @@ typedef struct {
 /// `a` is in cache for the product (the bias gradient of a weight gradient `dgᵀ x`): give it to
 /// one call per row of `c`, not to several calls for column ranges of the same rows. With `second`
 /// (else NULL), the columns from `second->from` on go there instead (both weight gradients of one
-/// product straight into their own matrices).
+/// product straight into their own matrices). With `groups` > 1, the columns are `groups` ranges
+/// [n0 + g·group_stride, n1 + g·group_stride) (a thread's units of every gate), in one call: A is
+/// read or packed once for all of them.
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
-                     long n0, long n1, int accumulate, const float *bias, int prefetch_b, float *row_sums,
-                     const rk_second_output *second);
+                     long n0, long n1, long groups, long group_stride, int accumulate, const float *bias, int prefetch_b,
+                     float *row_sums, const rk_second_output *second);
 
 /// c = a · b (or c += …) for row-major dense operands with row strides; a: [M, K], b: [K, N].
 void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
