@@ -170,7 +170,7 @@ import Testing
     // Hidden sizes large enough for the unit split at batch 1 (4·512·512 multiply-adds per row).
     // Batch 40 splits rows and runs the input projection in chunks of 3 steps (7 = 3 + 3 + 1);
     // batch 6 over 60 steps splits units with the projection in chunks of 42 steps (60 = 42 + 18),
-    // each chunk's columns shared out between the threads; batch 40 over 15 steps makes the bias
+    // each thread projecting the columns of its own units of every gate; batch 40 over 15 steps makes the bias
     // gradients' column sums (600 × 2048) and the packed states and inputs large enough to share.
     // LSTM and GRU at batch 40 over 15 steps keep a history over 4 MiB, written around the caches.
     @Test(arguments: [("lstm", 1, 7), ("lstm", 16, 7), ("lstm", 40, 7), ("lstm", 40, 15), ("gru", 1, 7), ("gru", 6, 60), ("gru", 9, 7),

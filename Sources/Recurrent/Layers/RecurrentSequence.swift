@@ -269,20 +269,16 @@ final class RecurrentSequence: FusedFunction {
                 let barrier = StepBarrier()
                 WorkerPool.shared.run(upTo: Int.max) { part, parts in
                     let units = unitPartition(H, part, parts)
-                    let columns = unitPartition(GH, part, parts)  // this thread's share of gx, one product per chunk
-                    var crossings = 0
                     for s in 0..<T {
                         let (s0, t0, count) = chunkOf(s)
-                        if s == s0 {  // gx[chunk][:, columns] = x[chunk] Wᵢₕᵀ[:, columns] + bᵢₕ; every unit's gates come
-                                      // from several threads' columns, so all of them meet before the step
+                        if s == s0 {  // gx[chunk][:, g·H + units] = x[chunk] Wᵢₕᵀ[:, g·H + units] + bᵢₕ for every gate g, in
+                                      // one product: the columns this thread's cell steps read, so no other thread waits for them
                             input.multiply(into: gx, ldc: GH, x + t0 * B * inputSize, lda: inputSize, m: count * B,
-                                           columns: columns, accumulate: false, bias: inputBias)
-                            crossings += 1
-                            barrier.wait(participants: parts, crossing: crossings)
+                                           columns: units, groups: cell.gateCount, groupStride: H, accumulate: false,
+                                           bias: inputBias)
                         }
                         step(s, units: units)
-                        crossings += 1
-                        barrier.wait(participants: parts, crossing: crossings)
+                        barrier.wait(participants: parts, crossing: s + 1)
                     }
                 }
             } else {
