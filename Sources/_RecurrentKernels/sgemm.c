@@ -98,9 +98,10 @@ long rk_packed_b_panel_count(const rk_packed_b *pb) { return pb->panels; }
 int rk_panel_width(rk_isa isa) { return kernel_for(rk_supported_isa(isa))->nr; }
 
 // Column panels p0..<p1 of `[b | 0 | b2]`: columns j < gap from `b` (`[K, N]`, or `[N, K]` when
-// `trans_b`), zeros up to `split`, the rest (row-major only) from `b2`, column j - split.
+// `trans_b`), zeros up to `split`, the rest (row-major only) from `b2`, column j - split, its rows
+// from `b2_rows` on at `b2_tail`.
 static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long gap, long split, const float *b2,
-                        long ldb2, long p0, long p1) {
+                        long ldb2, long b2_rows, const float *b2_tail, long p0, long p1) {
     const long k = pb->k, n = pb->n, width = pb->panels * pb->nr;
     for (long k0 = 0; k0 < k; k0 += KC) {
         long kc = min_l(KC, k - k0);
@@ -118,7 +119,8 @@ static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
                     float *row = dst + kk * pb->nr;
                     if (copied < pb->nr) memset(row, 0, (size_t)pb->nr * sizeof(float));
                     if (a1 > a0) memcpy(row, b + (k0 + kk) * ldb + a0, (size_t)(a1 - a0) * sizeof(float));
-                    if (c1 > c0) memcpy(row + (c0 - col0), b2 + (k0 + kk) * ldb2 + c0 - split, (size_t)(c1 - c0) * sizeof(float));
+                    const float *row2 = k0 + kk < b2_rows ? b2 + (k0 + kk) * ldb2 : b2_tail + (k0 + kk - b2_rows) * ldb2;
+                    if (c1 > c0) memcpy(row + (c0 - col0), row2 + c0 - split, (size_t)(c1 - c0) * sizeof(float));
                 }
                 continue;
             }
@@ -133,12 +135,12 @@ static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
 }
 
 void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1) {
-    pack_panels(pb, b, ldb, trans_b, pb->n, pb->n, NULL, 0, p0, p1);
+    pack_panels(pb, b, ldb, trans_b, pb->n, pb->n, NULL, 0, 0, NULL, p0, p1);
 }
 
 void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long gap, long split, const float *b2, long ldb2,
-                               long p0, long p1) {
-    pack_panels(pb, b, ldb, 0, gap, split, b2, ldb2, p0, p1);
+                               long b2_rows, const float *b2_tail, long p0, long p1) {
+    pack_panels(pb, b, ldb, 0, gap, split, b2, ldb2, b2_rows, b2_tail, p0, p1);
 }
 
 rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {

@@ -3,8 +3,20 @@ import Testing
 
 /// The backward's weight-gradient products: `dgᵀ [x | h]` as one product over a joined operand,
 /// with the bias gradient summed while `dg` is packed. Both must give the bits of the separate
-/// products and of `columnSums`, on every instruction set, with 1 and 2 threads.
+/// products and of `columnSums`, on every instruction set, with 1 and 2 threads; so must `h` in two
+/// pieces (h₀ apart from the output rows).
 @Suite(.serialized) struct WeightGradientTests {
+    /// `dgᵀ [x | h]` (or `dgᵀ h` without `x`) with `h`'s first `k / 3` rows in one array and the rest
+    /// in another.
+    static func withStatesInTwoPieces(_ dg: UnsafePointer<Float>, k: Int, m: Int, _ x: (UnsafePointer<Float>, Int)?,
+                                      _ h: [Float], columns n2: Int) -> ([Float]?, [Float]?, [Float]?) {
+        let split = k / 3
+        let (head, tail) = (Array(h[..<(split * n2)]), Array(h[(split * n2)...]))
+        return head.withPointer { head in tail.withPointer { tail in
+            weightGradients(dg, rows: k, columns: m, x, (head, n2), secondTail: (split, tail), sums: true)
+        } }
+    }
+
     /// (K, M, N₁, N₂): K across a block of 256, M across a block of rows and the 2-thread split,
     /// N₁ = 33 puts both operands in one column panel, N₁ = 64 keeps the panels apart.
     static let shapes = [(1, 5, 3, 2), (300, 130, 33, 17), (257, 40, 64, 32), (19, 3, 1, 40)]
@@ -24,6 +36,12 @@ import Testing
                      weightGradients(dg, rows: k, columns: m, nil, (h, n2), sums: false),
                      weightGradients(dg, rows: k, columns: m, nil, nil, sums: true))
                 } } }
+                let (pieces, onePieces) = dg.withPointer { dg in x.withPointer { x in
+                    (Self.withStatesInTwoPieces(dg, k: k, m: m, (x, n1), h, columns: n2),
+                     Self.withStatesInTwoPieces(dg, k: k, m: m, nil, h, columns: n2))
+                } }
+                #expect(pieces.0 == dx && pieces.1 == dh && pieces.2 == sums, "\(name): h in two pieces")
+                #expect(onePieces.0 == nil && onePieces.1 == dh && onePieces.2 == sums, "\(name): h alone in two pieces")
                 #expect(joined.0 == dx && joined.1 == dh, "\(name): the joined product differs from the separate ones")
                 #expect(joined.2 == sums, "\(name): the sums taken while packing differ from columnSums")
                 #expect(one.0 == nil && one.1 == dh && one.2 == nil, "\(name): one operand")
@@ -44,7 +62,9 @@ import Testing
                     (gemm(dg, x, m: m, n: n1, k: k, transposeA: true), gemm(dg, h, m: m, n: n2, k: k, transposeA: true),
                      columnSums(dg, rows: k, columns: m), weightGradients(dg, rows: k, columns: m, (x, n1), (h, n2), sums: true))
                 } } }
+                let pieces = dg.withPointer { dg in x.withPointer { x in Self.withStatesInTwoPieces(dg, k: k, m: m, (x, n1), h, columns: n2) } }
                 #expect(joined.0 == dx && joined.1 == dh && joined.2 == sums, "reference K=\(k) M=\(m) N=\(n1)+\(n2)")
+                #expect(pieces.0 == dx && pieces.1 == dh && pieces.2 == sums, "reference K=\(k) M=\(m) N=\(n1)+\(n2), h in two pieces")
             }
         }
     }

@@ -151,21 +151,24 @@ final class PackedMatrix: @unchecked Sendable {
     /// `[b₁ | 0 | b₂]`: the columns of two row-major matrices `[K, N₁]` and `[K, N₂]` side by side,
     /// packed as one operand (the backward's inputs and states, for one product that gives both
     /// weight gradients). Zero columns pad `b₁` to a whole column panel, so that each panel, and
-    /// so each tile of the product, belongs to one of the two: `b₂` starts at ``split``.
-    init(_ b1: UnsafePointer<Float>, columns n1: Int, beside b2: UnsafePointer<Float>, columns n2: Int, k: Int) {
+    /// so each tile of the product, belongs to one of the two: `b₂` starts at ``split``. `b₂`'s rows
+    /// from `tail.row` on are at `tail.rows` (h₁ … in the layer's output, h₀ apart); `N₁` may be 0.
+    init(_ b1: UnsafePointer<Float>, columns n1: Int, beside b2: UnsafePointer<Float>, columns n2: Int, k: Int,
+         tail: (row: Int, rows: UnsafePointer<Float>)? = nil) {
         let width = Int(rk_panel_width(Kernels.isa))
         let split = (n1 + width - 1) / width * width
         (self.k, self.n, self.transposed, firstWidth, self.split) = (k, split + n2, false, n1, split)
         backend = Kernels.backend
+        let (headRows, tailRows) = (tail?.row ?? k, tail?.rows ?? b2)
         packed = Self.pack(k: k, n: split + n2, backend: backend) { packed, panels in
-            rk_packed_b_panels_joined(packed, b1, n1, n1, split, b2, n2, panels.lowerBound, panels.upperBound)
+            rk_packed_b_panels_joined(packed, b1, n1, n1, split, b2, n2, headRows, tailRows, panels.lowerBound, panels.upperBound)
         }
         var rows: [Float] = []
         if backend == .reference {
             for p in 0..<k {
                 rows += UnsafeBufferPointer(start: b1 + p * n1, count: n1)
                 rows += repeatElement(0, count: split - n1)
-                rows += UnsafeBufferPointer(start: b2 + p * n2, count: n2)
+                rows += UnsafeBufferPointer(start: p < headRows ? b2 + p * n2 : tailRows + (p - headRows) * n2, count: n2)
             }
         }
         source = rows
@@ -266,11 +269,12 @@ extension PackedMatrix {
     }
 
     /// The product with a joined operand in two parts: `op(a) · b₁` into `first` `[M, N₁]` and
-    /// `op(a) · b₂` into `second` `[M, N₂]`, written straight into their own matrices.
+    /// `op(a) · b₂` into `second` `[M, N₂]`, written straight into their own matrices (added to
+    /// them with `accumulate`).
     func multiply(into first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
-                  m: Int, transposeA: Bool = false, rowSums: UnsafeMutablePointer<Float>? = nil) {
-        multiply(into: first, ldc: firstWidth, second: (second, n - split), a, m: m, transposeA: transposeA, accumulate: false,
-                 bias: nil, rowSums: rowSums)
+                  m: Int, transposeA: Bool = false, accumulate: Bool = false, rowSums: UnsafeMutablePointer<Float>? = nil) {
+        multiply(into: first, ldc: firstWidth, second: (second, n - split), a, m: m, transposeA: transposeA,
+                 accumulate: accumulate, bias: nil, rowSums: rowSums)
     }
 
     /// The rows split over the worker pool when large.

@@ -20,14 +20,17 @@ extension RecurrentSequence {
         defer { buffers.forEach(Scratch.give) }
         let dhPrevp = buffers[0].base, dmp = buffers[1].base
         let dgxp = buffers[2].base      // [T, B, G·H] indexed by time t
-        let dghStorage = buffers[3].base  // [T, B, G·H] indexed by step s
+        let dghStorage = buffers[3].base  // [T, B, G·H] indexed by time t, as dgx
         let dhsp = buffers[4].base      // ∂L/∂hₛ₊₁, for dWₕᵣ
-        let (hs, cs, ms, cache) = (hs.base, cs.base, ms.base, cache.base)
+        let (cs, ms, cache) = (cs.base, ms.base, cache.base)
 
+        output.withPointer { out in
         dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in (dOutput ?? []).withPointer { dOutputBase in
             let dOutput = dOutput == nil ? nil : dOutputBase  // ∂L/∂output: [T, B, Hₒ]
+            /// hₛ: h₀, or the output at the previous step's time
+            func hPrev(_ s: Int) -> UnsafePointer<Float> { UnsafePointer(hState(s, UnsafeMutablePointer(mutating: out))) }
             /// dgh of step s: [B, G·H]
-            func dghp(_ s: Int) -> UnsafeMutablePointer<Float> { shared ? dgxp + time(s) * B * GH : dghStorage + s * B * GH }
+            func dghp(_ s: Int) -> UnsafeMutablePointer<Float> { (shared ? dgxp : dghStorage) + time(s) * B * GH }
             // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
             let recurrent = inputs[weightIndex + 1].packedMatrix(transposed: false)
             let projector = hasProjection ? inputs.last!.packedMatrix(transposed: false) : nil
@@ -48,7 +51,7 @@ extension RecurrentSequence {
                             }
                         }
                         cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp(s), dhPrev: dhPrev, dc: hasC0 ? dcp : nil,
-                                          dh: dh, cache: cache + s * B * width, hPrev: hs + s * B * Ho,
+                                          dh: dh, cache: cache + s * B * width, hPrev: hPrev(s),
                                           cPrev: hasC0 ? cs + s * B * H : nil, batch: B, hidden: H, units: units)
                         // Every unit's dgh is needed for each column of dhₛ: a second phase after a barrier.
                         barrier.wait(participants: parts, crossing: 2 * n + 1)
@@ -87,7 +90,7 @@ extension RecurrentSequence {
                         let dgxRows = dgxp + (t * B + b0) * GH, dghRows = dghp(s) + b0 * GH
                         cell.stepBackward(dgx: stream ? stepX : dgxRows, dgh: stream ? stepH : dghRows, dhPrev: dhPrev,
                                           dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
-                                          hPrev: hs + (s * B + b0) * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
+                                          hPrev: hPrev(s) + b0 * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
                                           batch: nb, hidden: H, units: 0..<H)
                         // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
                         recurrent.multiply(into: dhPrev, ldc: Ho, stream ? stepH : dghRows, lda: GH, m: nb, columns: 0..<Ho,
@@ -102,6 +105,7 @@ extension RecurrentSequence {
             let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
         } } }
+        }
 
         // After the loop: one product per gradient, over all steps, for the inputs that need one
         // (as PyTorch: no `dx` for an input without gradients, no `dW` for a frozen weight).
@@ -110,28 +114,27 @@ extension RecurrentSequence {
         grads.append(needs[0] ? inputs[weightIndex].packedMatrix(transposed: false).product(dgxp, rows: T * B) : nil)  // dx = dgx Wᵢₕ: [T·B, I]
         grads.append(dh)                                                               // dh₀
         if hasC0 { grads.append(dc) }                                                  // dc₀
-        // dWᵢₕ = Σ dgxᵀ xₜ: [G·H, I], dWₕₕ = Σ dghᵀ hₛ: [G·H, Hₒ], with hₛ matched to each row of dgh:
-        // the first T states by step as saved, or by time when dgh is dgx (a reordered copy for the
-        // reverse direction). The bias gradients are the column sums of dgx and dgh, summed while
+        // dWᵢₕ = Σ dgxᵀ xₜ: [G·H, I], dWₕₕ = Σ dghᵀ hₛ: [G·H, Hₒ], both by time t, with hₛ the state
+        // before time t: h₀ at the first step's time, else the output at t - 1 (t + 1 in reverse). So
+        // the states by time are output rows, with h₀'s B rows first (last in reverse), packed
+        // straight from there. The bias gradients are the column sums of dgx and dgh, summed while
         // the products pack them.
-        let byTime = shared && reverse && needs[weightIndex + 1]
-        let hByTime = Scratch.take(byTime ? T * B * Ho : 0)
-        defer { Scratch.give(hByTime) }
-        for s in 0..<T where byTime { (hByTime.base + time(s) * B * Ho).update(from: hs + s * B * Ho, count: B * Ho) }
-        let states = (UnsafePointer(byTime ? hByTime.base : hs), Ho)
         let (needsWih, needsWhh) = (needs[weightIndex], needs[weightIndex + 1])
         let (needsBih, needsBhh) = (hasBias && needs[weightIndex + 2], hasBias && needs[weightIndex + 3])
-        let (dWih, dWhh, dbih, dbhh) = x.withPointer { x in
+        let (dWih, dWhh, dbih, dbhh) = x.withPointer { x in output.withPointer { out in
+            let h0 = UnsafePointer(hs.base)
+            // [h₀; output rows 0 ..< T-1], or [output rows 1 ..< T; h₀] in reverse
+            let (states, tail) = reverse ? ((out + B * Ho, Ho), ((T - 1) * B, h0)) : ((h0, Ho), (B, out))
             if shared {  // dgh is dgx: one product [G·H, I + Hₒ] gives both weights (dgx read once)
                 let (dWih, dWhh, sums) = weightGradients(dgxp, rows: T * B, columns: GH, needsWih ? (x, I) : nil,
-                                                         needsWhh ? states : nil, sums: needsBih || needsBhh)
+                                                         needsWhh ? states : nil, secondTail: tail, sums: needsBih || needsBhh)
                 return (dWih, dWhh, needsBih ? sums : nil, needsBhh ? sums : nil)
             }
             let (dWih, _, dbih) = weightGradients(dgxp, rows: T * B, columns: GH, needsWih ? (x, I) : nil, nil, sums: needsBih)
-            let (dWhh, _, dbhh) = weightGradients(dghStorage, rows: T * B, columns: GH, needsWhh ? states : nil, nil,
-                                                  sums: needsBhh)
+            let (_, dWhh, dbhh) = weightGradients(dghStorage, rows: T * B, columns: GH, nil, needsWhh ? states : nil,
+                                                  secondTail: tail, sums: needsBhh)
             return (dWih, dWhh, dbih, dbhh)
-        }
+        } }
         grads += [dWih, dWhh]
         if hasBias { grads += [dbih, dbhh] }
         if hasProjection {
@@ -146,24 +149,25 @@ extension RecurrentSequence {
 /// `sums`. Two operands make one product `dgᵀ [b₁ | b₂]`, so that `dg` (megabytes, from memory) is
 /// read and packed once for both, and its two parts are written straight into their own matrices
 /// (no product to copy apart); the sums are taken from its packed panels, in row order (the
-/// same bits as `columnSums`).
+/// same bits as `columnSums`). The second operand's rows from `secondTail.row` on are at
+/// `secondTail.rows` (the states: h₀ apart from the others, which are the layer's output).
 func weightGradients(_ dg: UnsafePointer<Float>, rows k: Int, columns m: Int, _ first: (UnsafePointer<Float>, Int)?,
-                     _ second: (UnsafePointer<Float>, Int)?, sums: Bool) -> ([Float]?, [Float]?, [Float]?) {
-    let operands = [first, second].compactMap { $0 }
-    guard let b1 = operands.first else { return (nil, nil, sums ? columnSums(dg, rows: k, columns: m) : nil) }
-    var product1 = [Float].uninitialized(m * b1.1), product2 = [Float].uninitialized(operands.count > 1 ? m * operands[1].1 : 0)
+                     _ second: (UnsafePointer<Float>, Int)?, secondTail: (row: Int, rows: UnsafePointer<Float>)? = nil,
+                     sums: Bool) -> ([Float]?, [Float]?, [Float]?) {
+    guard first != nil || second != nil else { return (nil, nil, sums ? columnSums(dg, rows: k, columns: m) : nil) }
+    var product1 = [Float].uninitialized(m * (first?.1 ?? 0)), product2 = [Float].uninitialized(m * (second?.1 ?? 0))
     var total = [Float](repeating: 0, count: m)
-    total.withMutablePointer { s in product1.withMutablePointer { c1 in
+    total.withMutablePointer { s in product1.withMutablePointer { c1 in product2.withMutablePointer { c2 in
         let rowSums = sums ? s : nil
-        if operands.count == 1 {
-            PackedMatrix(b1.0, k: k, n: b1.1, transposed: false).multiply(into: c1, dg, m: m, transposeA: true, rowSums: rowSums)
-        } else {
-            let b = PackedMatrix(b1.0, columns: b1.1, beside: operands[1].0, columns: operands[1].1, k: k)
-            product2.withMutablePointer { c2 in b.multiply(into: c1, c2, dg, m: m, transposeA: true, rowSums: rowSums) }
+        if let second {  // [b₁ | 0 | b₂], or b₂ alone (N₁ = 0)
+            let b = PackedMatrix(first?.0 ?? second.0, columns: first?.1 ?? 0, beside: second.0, columns: second.1, k: k,
+                                 tail: secondTail)
+            b.multiply(into: c1, c2, dg, m: m, transposeA: true, rowSums: rowSums)
+        } else if let first {
+            PackedMatrix(first.0, k: k, n: first.1, transposed: false).multiply(into: c1, dg, m: m, transposeA: true, rowSums: rowSums)
         }
-    } }
-    // product1 belongs to the first operand given, product2 to the second of two.
-    return (first == nil ? nil : product1, second == nil ? nil : first == nil ? product1 : product2, sums ? total : nil)
+    } } }
+    return (first == nil ? nil : product1, second == nil ? nil : product2, sums ? total : nil)
 }
 
 /// Participant `i` of `n`'s share of `0..<count`, with boundaries on multiples of 16 (whole

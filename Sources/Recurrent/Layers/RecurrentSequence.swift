@@ -31,7 +31,8 @@ final class RecurrentSequence: FusedFunction {
     let hasBias: Bool, hasProjection: Bool
     // Saved by the forward pass for the backward pass (see `keepsHistory` for inference).
     // Every element is written before it is read (state 0 from h0/c0, the rest by the steps).
-    let hs: Scratch      // [T+1, B, Hₒ]  h₀ … h_T in step order (2 slots in inference)
+    // h₁ … h_T are the output's rows (`output`), so only h₀ has a buffer of its own.
+    let hs: Scratch      // [B, Hₒ]       h₀
     let cs: Scratch      // [T+1, B, H]   c₀ … c_T, cells with state (2 slots in inference)
     let ms: Scratch      // [T, B, H]     pre-projection hidden states, projection only (1 slot)
     let cache: Scratch   // [T, B, cacheWidth·H]                                       (1 slot)
@@ -39,6 +40,9 @@ final class RecurrentSequence: FusedFunction {
     /// Whether every step's state and cache are kept for a backward pass; without one (inference)
     /// two state slots and one cache slot are reused for all steps.
     let keepsHistory: Bool
+    /// The forward pass's output `[T, B, Hₒ]` (by time), which holds h₁ … h_T for the backward
+    /// pass; empty in inference.
+    var output: [Float] = []
 
     /// Allocates the state and cache for a sequence of shape `[T, B, I]`; the history for a backward
     /// pass is kept when gradients are on and the input (`inputNeedsGradient`), a state or a weight needs one.
@@ -54,7 +58,7 @@ final class RecurrentSequence: FusedFunction {
         keepsHistory = GradMode.isEnabled
             && (inputNeedsGradient || ([h0] + (c0.map { [$0] } ?? []) + weights.all).contains { $0.requiresGrad })
         let (states, steps) = keepsHistory ? (steps + 1, steps) : (2, 1)
-        hs = Scratch.take(states * batch * outSize)
+        hs = Scratch.take(batch * outSize)
         cs = Scratch.take(cell.hasCellState ? states * batch * hidden : 0)
         ms = Scratch.take(hasProjection ? steps * batch * hidden : 0)
         cache = Scratch.take(steps * batch * cell.cacheWidth * hidden)
@@ -77,10 +81,10 @@ final class RecurrentSequence: FusedFunction {
     func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
     /// Where the state after `s` steps lives in `hs` / `cs`.
     func state(_ s: Int) -> Int { keepsHistory ? s : s & 1 }
-    /// `h` after `s` steps, `[B, Hₒ]`: in `hs`, except in inference, where every step writes its
-    /// `h` straight into its row of the output `[T, B, Hₒ]` (no copy) and reads the previous one there.
-    private func hState(_ s: Int, _ output: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
-        keepsHistory || s == 0 ? hs.base + state(s) * batch * outSize : output + time(s - 1) * batch * outSize
+    /// `h` after `s` steps, `[B, Hₒ]`: h₀ in `hs`; every step writes its `h` straight into its row of
+    /// the output `[T, B, Hₒ]` (no copy) and the next step reads it there.
+    func hState(_ s: Int, _ output: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        s == 0 ? hs.base : output + time(s - 1) * batch * outSize
     }
     /// Where step `s` keeps its cache (and pre-projection state).
     private func slot(_ s: Int) -> Int { keepsHistory ? s : 0 }
@@ -161,10 +165,9 @@ final class RecurrentSequence: FusedFunction {
         let (T, B, H, Ho) = (steps, batch, hidden, outSize)
         let outputShapes = [[T, B, Ho], [B, Ho]] + (cell.hasCellState ? [[B, H]] : [])
         let node = Node.make(.fused(self), inputs: inputs, outputShapes: outputShapes)
-        let last = state(T)
-        let hN = keepsHistory ? Array(UnsafeBufferPointer(start: hs.base + last * B * Ho, count: B * Ho))
-                              : Array(output[(time(T - 1) * B * Ho)..<((time(T - 1) + 1) * B * Ho)])
-        let cN = cell.hasCellState ? Array(UnsafeBufferPointer(start: cs.base + last * B * H, count: B * H)) : nil
+        if keepsHistory { self.output = output }  // shares the tensor's storage (copied only if either is changed)
+        let hN = Array(output[(time(T - 1) * B * Ho)..<((time(T - 1) + 1) * B * Ho)])
+        let cN = cell.hasCellState ? Array(UnsafeBufferPointer(start: cs.base + state(T) * B * H, count: B * H)) : nil
         return (Tensor(shape: [T, B, Ho], scalars: output, node: node, outputIndex: 0),
                 Tensor(shape: [B, Ho], scalars: hN, node: node, outputIndex: 1),
                 cN.map { Tensor(shape: [B, H], scalars: $0, node: node, outputIndex: 2) })
@@ -246,7 +249,6 @@ final class RecurrentSequence: FusedFunction {
                           batch: nb, hidden: H, units: 0..<H, streamCache: streamCache)
                 // h = m Wₕᵣᵀ
                 projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
-                if keepsHistory { (out + (t * B + b0) * Ho).update(from: hNext, count: nb * Ho) }
             }
 
             /// Step `s` for some hidden `units` of every batch row (its chunk's gx already computed).
@@ -259,7 +261,6 @@ final class RecurrentSequence: FusedFunction {
                 cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
                           gx: gx + (t - t0) * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
                           batch: B, hidden: H, units: units, streamCache: streamCache)
-                for b in 0..<B where keepsHistory { for j in units { out[(t * B + b) * Ho + j] = hNext[b * Ho + j] } }
             }
 
             // One dispatch for the whole sequence: each thread walks every step for its share.

@@ -31,9 +31,10 @@ long rk_packed_b_panel_count(const rk_packed_b *pb);
 void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1);
 /// The same for the columns of two row-major operands side by side with zeros between, `[b | 0 | b2]`:
 /// `b` `[K, gap]` (row stride ldb) in columns 0..<gap, zeros up to `split`, then `b2`
-/// `[K, N - split]` (row stride ldb2).
+/// `[K, N - split]` (row stride ldb2), whose rows from `b2_rows` on are at `b2_tail` instead (row r
+/// at b2_tail + (r - b2_rows) · ldb2; pass b2_rows = K for one piece).
 void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long gap, long split, const float *b2, long ldb2,
-                               long p0, long p1);
+                               long b2_rows, const float *b2_tail, long p0, long p1);
 /// The width of a column panel for `isa` (as clamped to what the CPU supports): where a joined
 /// operand's second part starts so that no panel holds both.
 int rk_panel_width(rk_isa isa);
