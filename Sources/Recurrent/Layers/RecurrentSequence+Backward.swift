@@ -24,8 +24,7 @@ extension RecurrentSequence {
         let dhsp = buffers[4].base      // ∂L/∂hₛ₊₁, for dWₕᵣ
         let (cs, ms, cache) = (cs.base, ms.base, cache.base)
 
-        output.withPointer { out in
-        dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in (dOutput ?? []).withPointer { dOutputBase in
+        output.withPointer { out in dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in (dOutput ?? []).withPointer { dOutputBase in
             let dOutput = dOutput == nil ? nil : dOutputBase  // ∂L/∂output: [T, B, Hₒ]
             /// hₛ: h₀, or the output at the previous step's time
             func hPrev(_ s: Int) -> UnsafePointer<Float> { UnsafePointer(hState(s, UnsafeMutablePointer(mutating: out))) }
@@ -104,8 +103,7 @@ extension RecurrentSequence {
             }
             let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
-        } } }
-        }
+        } } } }
 
         // After the loop: one product per gradient, over all steps, for the inputs that need one
         // (as PyTorch: no `dx` for an input without gradients, no `dW` for a frozen weight).

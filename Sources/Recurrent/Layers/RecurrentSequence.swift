@@ -79,7 +79,7 @@ final class RecurrentSequence: FusedFunction {
     static let pipelineSteps = 4
 
     func time(_ s: Int) -> Int { reverse ? steps - 1 - s : s }
-    /// Where the state after `s` steps lives in `hs` / `cs`.
+    /// Where the cell state after `s` steps lives in `cs`.
     func state(_ s: Int) -> Int { keepsHistory ? s : s & 1 }
     /// `h` after `s` steps, `[B, Hₒ]`: h₀ in `hs`; every step writes its `h` straight into its row of
     /// the output `[T, B, Hₒ]` (no copy) and the next step reads it there.
