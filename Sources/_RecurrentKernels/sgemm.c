@@ -119,8 +119,11 @@ static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
                     float *row = dst + kk * pb->nr;
                     if (copied < pb->nr) memset(row, 0, (size_t)pb->nr * sizeof(float));
                     if (a1 > a0) memcpy(row, b + (k0 + kk) * ldb + a0, (size_t)(a1 - a0) * sizeof(float));
-                    const float *row2 = k0 + kk < b2_rows ? b2 + (k0 + kk) * ldb2 : b2_tail + (k0 + kk - b2_rows) * ldb2;
-                    if (c1 > c0) memcpy(row + (c0 - col0), row2 + c0 - split, (size_t)(c1 - c0) * sizeof(float));
+                    if (c1 > c0) {
+                        const long r = k0 + kk;
+                        const float *row2 = r < b2_rows ? b2 + r * ldb2 : b2_tail + (r - b2_rows) * ldb2;
+                        memcpy(row + (c0 - col0), row2 + c0 - split, (size_t)(c1 - c0) * sizeof(float));
+                    }
                 }
                 continue;
             }
@@ -270,7 +273,7 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                 for (long kk = 0; kk < kc; kk++) row_sums[i0 + r] += a[(i0 + r) * lda + k0 + kk];
             }
             for (long g = 0; g < groups; g++) {  // each group of columns: [n0, n1) + g · group_stride
-                const long g0 = n0 + g * group_stride, g1 = n1 + g * group_stride < pb->n ? n1 + g * group_stride : pb->n;
+                const long g0 = n0 + g * group_stride, g1 = min_l(n1 + g * group_stride, pb->n);
                 const long p1 = (g1 + nr - 1) / nr;
                 long p = g0 / nr;
                 while (direct && p < p1) {  // few rows: up to four panels per call, A in place

@@ -269,12 +269,11 @@ extension PackedMatrix {
     }
 
     /// The product with a joined operand in two parts: `op(a) · b₁` into `first` `[M, N₁]` and
-    /// `op(a) · b₂` into `second` `[M, N₂]`, written straight into their own matrices (added to
-    /// them with `accumulate`).
+    /// `op(a) · b₂` into `second` `[M, N₂]`, written straight into their own matrices.
     func multiply(into first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
-                  m: Int, transposeA: Bool = false, accumulate: Bool = false, rowSums: UnsafeMutablePointer<Float>? = nil) {
-        multiply(into: first, ldc: firstWidth, second: (second, n - split), a, m: m, transposeA: transposeA,
-                 accumulate: accumulate, bias: nil, rowSums: rowSums)
+                  m: Int, transposeA: Bool = false, rowSums: UnsafeMutablePointer<Float>? = nil) {
+        multiply(into: first, ldc: firstWidth, second: (second, n - split), a, m: m, transposeA: transposeA, accumulate: false,
+                 bias: nil, rowSums: rowSums)
     }
 
     /// The rows split over the worker pool when large.
