@@ -1,4 +1,5 @@
 import ArgumentParser
+import Recurrent
 
 @main
 struct RecurrentCommand: ParsableCommand {
@@ -6,4 +7,11 @@ struct RecurrentCommand: ParsableCommand {
         commandName: "recurrent",
         abstract: "Recurrent neural networks (RNN, LSTM, GRU) with PyTorch's semantics, in Swift.",
         subcommands: [Demo.self, Inspect.self, Run.self, Fit.self, Bench.self])
+
+    /// Every command trains or runs layers step by step: freed arrays are kept for reuse (see
+    /// ``Kernels/keepFreedMemory()``) before the command starts.
+    static func main() {
+        Kernels.keepFreedMemory()
+        main(nil)
+    }
 }

@@ -16,7 +16,7 @@ static void tile_scalar(long kc, const float *a, const float *b, float *c, long 
     }
 }
 
-const rk_kernel rk_kernel_scalar = {4, 8, 64, tile_scalar, 0, 0, 0, 0};
+const rk_kernel rk_kernel_scalar = {4, 8, 64, tile_scalar, 0, 0, 0, 0, 0};
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -41,5 +41,5 @@ static void tile_neon(long kc, const float *a, const float *b, float *c, long ld
     }
 }
 
-const rk_kernel rk_kernel_neon = {8, 8, 96, tile_neon, 0, 0, 0, 0};
+const rk_kernel rk_kernel_neon = {8, 8, 96, tile_neon, 0, 0, 0, 0, 0};
 #endif

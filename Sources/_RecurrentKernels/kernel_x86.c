@@ -60,16 +60,23 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
 #define PREFETCH_C512(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T1); \
                          _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T1); \
                          _mm_prefetch((const char *)(c + r * ldc + 31), _MM_HINT_T1);
-#define TILE512(NAME, R, EXTRA_PARAM, PREFETCH) \
+// The strided variant (`tile512s_R`, with a last parameter `ldb`) reads B's rows `ldb` floats apart
+// in place, unaligned: a panel of a row-major operand that is read once per block of rows, where
+// packing it first would cost a copy through memory (the weight gradients' `[x | h]`). Its rows
+// span up to three cache lines, so it asks for three.
+#define STRIDE_PARAM , long ldb
+#define PREFETCH_B512(LDB) _mm_prefetch((const char *)(b + (p + 8) * LDB), _MM_HINT_T0); \
+                           _mm_prefetch((const char *)(b + (p + 8) * LDB + 16), _MM_HINT_T0);
+#define PREFETCH_ROW512(LDB) PREFETCH_B512(LDB) _mm_prefetch((const char *)(b + (p + 8) * LDB + 31), _MM_HINT_T0);
+#define TILE512(NAME, R, EXTRA_PARAM, PREFETCH, LDB, PREFETCH_B, LOAD) \
     __attribute__((target("avx512f"))) static void NAME(long kc, const float *a, const float *b, float *c, long ldc, \
                                                         int jlo, int jhi, int beta, const float *bias EXTRA_PARAM) { \
         ROWS_##R(DECL512) \
         ROWS_##R(PREFETCH_C512) \
         for (long p = 0; p < kc; p++) { \
             PREFETCH \
-            _mm_prefetch((const char *)(b + (p + 8) * 32), _MM_HINT_T0); \
-            _mm_prefetch((const char *)(b + (p + 8) * 32 + 16), _MM_HINT_T0); \
-            const __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16); \
+            PREFETCH_B(LDB) \
+            const __m512 b0 = LOAD(b + p * LDB), b1 = LOAD(b + p * LDB + 16); \
             ROWS_##R(FMA512) \
         } \
         /* Columns jlo..<jhi of the 32: one mask per 16-lane half (masked lanes are never touched). */ \
@@ -77,7 +84,9 @@ store512(float *cr, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1, int beta, 
         const __mmask16 m0 = (__mmask16)(full & 0xFFFF), m1 = (__mmask16)(full >> 16); \
         ROWS_##R(STORE512) \
     }
-#define KERNEL512(R) TILE512(tile512_##R, R, NO_PARAM, NO_PREFETCH) TILE512(tile512pf_##R, R, NEXT_PARAM, PREFETCH_NEXT)
+#define KERNEL512(R) TILE512(tile512_##R, R, NO_PARAM, NO_PREFETCH, 32, PREFETCH_B512, _mm512_load_ps) \
+                     TILE512(tile512pf_##R, R, NEXT_PARAM, PREFETCH_NEXT, 32, PREFETCH_B512, _mm512_load_ps) \
+                     TILE512(tile512s_##R, R, STRIDE_PARAM, NO_PREFETCH, ldb, PREFETCH_ROW512, _mm512_loadu_ps)
 KERNEL512(1) KERNEL512(2) KERNEL512(3) KERNEL512(4) KERNEL512(5) KERNEL512(6)
 KERNEL512(7) KERNEL512(8) KERNEL512(9) KERNEL512(10) KERNEL512(11) KERNEL512(12)
 
@@ -90,6 +99,15 @@ static void tile_prefetch_avx512(long kc, const float *a, const float *b, float 
                                              tile512pf_6, tile512pf_7, tile512pf_8, tile512pf_9, tile512pf_10,
                                              tile512pf_11, tile512pf_12};
     by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias, next);
+}
+
+typedef void (*tile512s_fn)(long, const float *, const float *, float *, long, int, int, int, const float *, long);
+
+static void tile_strided_avx512(long kc, const float *a, const float *b, long ldb, float *c, long ldc, int rows, int jlo,
+                                int jhi, int beta, const float *bias) {
+    static const tile512s_fn by_rows[13] = {0, tile512s_1, tile512s_2, tile512s_3, tile512s_4, tile512s_5, tile512s_6,
+                                            tile512s_7, tile512s_8, tile512s_9, tile512s_10, tile512s_11, tile512s_12};
+    by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias, ldb);
 }
 
 typedef void (*tile512_fn)(long, const float *, const float *, float *, long, int, int, int, const float *);
@@ -190,7 +208,8 @@ __attribute__((target("avx512f"))) static void pack_a_avx512(float *dst, const f
     }
 }
 
-const rk_kernel rk_kernel_avx512 = {12, 32, 96, tile_avx512, 3, wide_avx512, pack_a_avx512, tile_prefetch_avx512};
+const rk_kernel rk_kernel_avx512 = {12, 32, 96, tile_avx512, 3, wide_avx512, pack_a_avx512, tile_prefetch_avx512,
+                                    tile_strided_avx512};
 
 // ---- AVX2 + FMA: MR = 6, NR = 16 (12 ymm accumulators) ---------------------------------------
 
@@ -228,18 +247,28 @@ store256(float *cr, __m256 v0, __m256 v1, int jlo, int jhi, int beta, const floa
 // 108 → 89 ms, `train-1024` 545 → 511 ms).
 #define PREFETCH_C256(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T1); \
                          _mm_prefetch((const char *)(c + r * ldc + 15), _MM_HINT_T1);
-#define KERNEL256(R) \
-    __attribute__((target("avx2,fma"))) static void tile256_##R(long kc, const float *a, const float *b, float *c, \
-                                                                long ldc, int jlo, int jhi, int beta, const float *bias) { \
+// `tile256s_R` reads B's rows `ldb` floats apart in place, unaligned (as `tile512s_R`).
+#define TILE256(NAME, R, EXTRA_PARAM, LDB, LOAD) \
+    __attribute__((target("avx2,fma"))) static void NAME(long kc, const float *a, const float *b, float *c, long ldc, \
+                                                         int jlo, int jhi, int beta, const float *bias EXTRA_PARAM) { \
         ROWS_##R(DECL256) \
         ROWS_##R(PREFETCH_C256) \
         for (long p = 0; p < kc; p++) { \
-            const __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8); \
+            const __m256 b0 = LOAD(b + p * LDB), b1 = LOAD(b + p * LDB + 8); \
             ROWS_##R(FMA256) \
         } \
         ROWS_##R(STORE256) \
     }
+#define KERNEL256(R) TILE256(tile256_##R, R, NO_PARAM, 16, _mm256_load_ps) \
+                     TILE256(tile256s_##R, R, STRIDE_PARAM, ldb, _mm256_loadu_ps)
 KERNEL256(1) KERNEL256(2) KERNEL256(3) KERNEL256(4) KERNEL256(5) KERNEL256(6)
+
+static void tile_strided_avx2(long kc, const float *a, const float *b, long ldb, float *c, long ldc, int rows, int jlo,
+                              int jhi, int beta, const float *bias) {
+    typedef void (*fn)(long, const float *, const float *, float *, long, int, int, int, const float *, long);
+    static const fn by_rows[7] = {0, tile256s_1, tile256s_2, tile256s_3, tile256s_4, tile256s_5, tile256s_6};
+    by_rows[rows](kc, a, b, c, ldc, jlo, jhi, beta, bias, ldb);
+}
 
 static void tile_avx2(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi, int beta,
                       const float *bias) {
@@ -332,6 +361,6 @@ __attribute__((target("avx2,fma"))) static void pack_a_avx2(float *dst, const fl
     }
 }
 
-const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 3, wide_avx2, pack_a_avx2, 0};
+const rk_kernel rk_kernel_avx2 = {6, 16, 96, tile_avx2, 3, wide_avx2, pack_a_avx2, 0, tile_strided_avx2};
 
 #endif

@@ -27,6 +27,10 @@ typedef struct {
     /// `tile` that also prefetches the B panel at `next` (kc × NR floats) into L2 (NULL: none).
     void (*tile_prefetch)(long kc, const float *a, const float *b, float *c, long ldc, int rows, int jlo, int jhi,
                           int beta, const float *bias, const float *next);
+    /// `tile` reading B's rows `ldb` floats apart in place, unaligned, instead of a packed panel (a
+    /// row-major operand read without packing it; NULL: none, such operands are packed).
+    void (*tile_strided)(long kc, const float *a, const float *b, long ldb, float *c, long ldc, int rows, int jlo,
+                         int jhi, int beta, const float *bias);
 } rk_kernel;
 
 extern const rk_kernel rk_kernel_scalar;

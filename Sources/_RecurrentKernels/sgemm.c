@@ -18,11 +18,18 @@
 
 enum { KC = 256 };
 
+// The operand `[b | 0 | b2]` that rk_packed_b_panels_joined describes (`b` alone: gap = split = n).
+typedef struct {
+    const float *b, *b2, *b2_tail;
+    long ldb, gap, split, ldb2, b2_rows;
+} joined_source;
+
 struct rk_packed_b {
     long k, n, panels;
     rk_isa isa;
     int nr;
-    float *data;  // for each KC block: for each panel: [kc][nr], zero-padded past n
+    float *data;        // for each KC block: for each panel: [kc][nr], zero-padded past n; NULL for a view
+    joined_source src;  // a view's operand, read in place
 };
 
 static rk_isa best_isa = (rk_isa)-1;  // detected once; benign race (every thread computes the same value)
@@ -97,53 +104,67 @@ long rk_packed_b_panel_count(const rk_packed_b *pb) { return pb->panels; }
 
 int rk_panel_width(rk_isa isa) { return kernel_for(rk_supported_isa(isa))->nr; }
 
-// Column panels p0..<p1 of `[b | 0 | b2]`: columns j < gap from `b` (`[K, N]`, or `[N, K]` when
-// `trans_b`), zeros up to `split`, the rest (row-major only) from `b2`, column j - split, its rows
-// from `b2_rows` on at `b2_tail`.
-static void pack_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long gap, long split, const float *b2,
-                        long ldb2, long b2_rows, const float *b2_tail, long p0, long p1) {
-    const long k = pb->k, n = pb->n, width = pb->panels * pb->nr;
-    for (long k0 = 0; k0 < k; k0 += KC) {
-        long kc = min_l(KC, k - k0);
-        float *block = pb->data + k0 * width;
-        for (long p = p0; p < p1; p++) {
-            float *dst = block + p * kc * pb->nr;
-            const long col0 = p * pb->nr, col1 = col0 + pb->nr;
-            if (!trans_b) {
-                // Row-major sources: each row of the panel in pieces, columns a0..<a1 from `b` and
-                // c0..<c1 from `b2`, zeros around them (the gap before `split`, the columns past n).
-                const long a0 = col0, a1 = min_l(col1, gap);
-                const long c0 = col0 > split ? col0 : split, c1 = min_l(col1, n);
-                const long copied = (a1 > a0 ? a1 - a0 : 0) + (c1 > c0 ? c1 - c0 : 0);
-                for (long kk = 0; kk < kc; kk++) {
-                    float *row = dst + kk * pb->nr;
-                    if (copied < pb->nr) memset(row, 0, (size_t)pb->nr * sizeof(float));
-                    if (a1 > a0) memcpy(row, b + (k0 + kk) * ldb + a0, (size_t)(a1 - a0) * sizeof(float));
-                    if (c1 > c0) {
-                        const long r = k0 + kk;
-                        const float *row2 = r < b2_rows ? b2 + r * ldb2 : b2_tail + (r - b2_rows) * ldb2;
-                        memcpy(row + (c0 - col0), row2 + c0 - split, (size_t)(c1 - c0) * sizeof(float));
-                    }
-                }
-                continue;
+// Rows k0..<k0+kc of column panel p (nr wide) of `[b | 0 | b2]` into dst `[kc][nr]`: columns j < gap
+// from `b` (`[K, N]`, or `[N, K]` when `trans_b`), zeros up to `split`, the rest (row-major only)
+// from `b2`, column j - split, its rows from `b2_rows` on at `b2_tail`; zeros past n.
+static void pack_panel(float *dst, int nr, long n, long k0, long kc, long p, const joined_source *s, int trans_b) {
+    const long col0 = p * nr, col1 = col0 + nr;
+    if (trans_b) {  // `b` stored [N, K] (never joined): element by element
+        for (long kk = 0; kk < kc; kk++) {
+            for (int j = 0; j < nr; j++) {
+                const long col = col0 + j;
+                dst[kk * nr + j] = col >= n ? 0.0f : s->b[col * s->ldb + k0 + kk];
             }
-            for (long kk = 0; kk < kc; kk++) {  // `b` stored [N, K] (never joined): element by element
-                for (int j = 0; j < pb->nr; j++) {
-                    const long col = col0 + j;
-                    dst[kk * pb->nr + j] = col >= n ? 0.0f : b[col * ldb + k0 + kk];
-                }
-            }
+        }
+        return;
+    }
+    // Row-major sources: each row of the panel in pieces, columns a0..<a1 from `b` and c0..<c1 from
+    // `b2`, zeros around them (the gap before `split`, the columns past n).
+    const long a0 = col0, a1 = min_l(col1, s->gap);
+    const long c0 = col0 > s->split ? col0 : s->split, c1 = min_l(col1, n);
+    const long copied = (a1 > a0 ? a1 - a0 : 0) + (c1 > c0 ? c1 - c0 : 0);
+    for (long kk = 0; kk < kc; kk++) {
+        float *row = dst + kk * nr;
+        if (copied < nr) memset(row, 0, (size_t)nr * sizeof(float));
+        if (a1 > a0) memcpy(row, s->b + (k0 + kk) * s->ldb + a0, (size_t)(a1 - a0) * sizeof(float));
+        if (c1 > c0) {
+            const long r = k0 + kk;
+            const float *row2 = r < s->b2_rows ? s->b2 + r * s->ldb2 : s->b2_tail + (r - s->b2_rows) * s->ldb2;
+            memcpy(row + (c0 - col0), row2 + c0 - s->split, (size_t)(c1 - c0) * sizeof(float));
         }
     }
 }
 
+// Column panels p0..<p1 of the operand into pb's storage, block by block of K.
+static void pack_panels(rk_packed_b *pb, const joined_source *s, int trans_b, long p0, long p1) {
+    const long width = pb->panels * pb->nr;
+    for (long k0 = 0; k0 < pb->k; k0 += KC) {
+        const long kc = min_l(KC, pb->k - k0);
+        for (long p = p0; p < p1; p++) pack_panel(pb->data + k0 * width + p * kc * pb->nr, pb->nr, pb->n, k0, kc, p, s, trans_b);
+    }
+}
+
 void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1) {
-    pack_panels(pb, b, ldb, trans_b, pb->n, pb->n, NULL, 0, 0, NULL, p0, p1);
+    const joined_source s = {b, NULL, NULL, ldb, pb->n, pb->n, 0, 0};
+    pack_panels(pb, &s, trans_b, p0, p1);
 }
 
 void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long gap, long split, const float *b2, long ldb2,
                                long b2_rows, const float *b2_tail, long p0, long p1) {
-    pack_panels(pb, b, ldb, 0, gap, split, b2, ldb2, b2_rows, b2_tail, p0, p1);
+    const joined_source s = {b, b2, b2_tail, ldb, gap, split, ldb2, b2_rows};
+    pack_panels(pb, &s, 0, p0, p1);
+}
+
+rk_packed_b *rk_packed_b_view_joined(long k, long n, rk_isa isa, const float *b, long ldb, long gap, long split,
+                                     const float *b2, long ldb2, long b2_rows, const float *b2_tail) {
+    isa = rk_supported_isa(isa);
+    const rk_kernel *kern = kernel_for(isa);
+    if (!kern->tile_strided) return NULL;
+    rk_packed_b *pb = malloc(sizeof *pb);
+    if (!pb) return NULL;
+    *pb = (rk_packed_b){k, n, (n + kern->nr - 1) / kern->nr, isa, kern->nr, NULL,
+                        {b, b2, b2_tail, ldb, gap, split, ldb2, b2_rows}};
+    return pb;
 }
 
 rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {
@@ -169,6 +190,59 @@ static float *scratch_buffer(size_t count) {
         scratch_count = scratch ? count : 0;
     }
     return scratch;
+}
+
+// A view's panels for one block of K, on each thread: where each is read, with its row stride (0:
+// packed into `view_packed`, NR apart).
+static _Thread_local const float **view_at = NULL;
+static _Thread_local long *view_ld = NULL;
+static _Thread_local long view_slots = 0;
+static _Thread_local float *view_packed = NULL;
+static _Thread_local size_t view_packed_count = 0;
+
+// Where panels p0..<p1 of a view are read for rows k0..<k0+kc: in place when a panel's columns all
+// lie in one operand and its rows in one piece of it; the others (a panel across the gap or past
+// n, rows across b2's two pieces) are packed here. Returns 0 when out of memory.
+static int view_block(const rk_packed_b *pb, long k0, long kc, long p0, long p1) {
+    const joined_source *s = &pb->src;
+    const int nr = pb->nr;
+    if (p1 - p0 > view_slots) {
+        free(view_at);
+        free(view_ld);
+        view_at = malloc((size_t)(p1 - p0) * sizeof *view_at);
+        view_ld = malloc((size_t)(p1 - p0) * sizeof *view_ld);
+        view_slots = view_at && view_ld ? p1 - p0 : 0;
+        if (!view_slots) return 0;
+    }
+    long packed = 0;
+    for (long p = p0; p < p1; p++) {
+        const long col0 = p * nr, col1 = col0 + nr, i = p - p0;
+        view_ld[i] = 0;
+        if (col1 <= s->gap) {
+            view_at[i] = s->b + k0 * s->ldb + col0;
+            view_ld[i] = s->ldb;
+        } else if (col0 >= s->split && col1 <= pb->n && (k0 + kc <= s->b2_rows || k0 >= s->b2_rows)) {
+            view_at[i] = k0 >= s->b2_rows ? s->b2_tail + (k0 - s->b2_rows) * s->ldb2 + col0 - s->split
+                                          : s->b2 + k0 * s->ldb2 + col0 - s->split;
+            view_ld[i] = s->ldb2;
+        } else {
+            packed++;
+        }
+    }
+    if ((size_t)(packed * kc * nr) > view_packed_count) {
+        free(view_packed);
+        view_packed = aligned_alloc(64, (size_t)((packed * kc * nr * sizeof(float) + 63) / 64 * 64));
+        view_packed_count = view_packed ? (size_t)(packed * kc * nr) : 0;
+        if (!view_packed) return 0;
+    }
+    float *dst = view_packed;
+    for (long p = p0; p < p1; p++) {
+        if (view_ld[p - p0]) continue;
+        pack_panel(dst, nr, pb->n, k0, kc, p, s, 0);
+        view_at[p - p0] = dst;
+        dst += kc * nr;
+    }
+    return 1;
 }
 
 // s[r] += Σ_kk panel[kk][r] for every lane r < mr of a packed A panel ([kc][mr]), kk in order.
@@ -217,13 +291,17 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
     // can; otherwise A is packed per block (faster for many rows: contiguous broadcasts, no
     // cache-set conflicts between rows).
     // (A second output always packs A: its panels are written by the tile kernel.)
-    const int direct = !trans_a && m <= kern->wide_rows && !second;
+    const int view = pb->data == NULL;  // read in place (never by the few-row kernel: its panels are a stride apart)
+    const int direct = !trans_a && m <= kern->wide_rows && !second && !view;
+    // A view's panels that the column groups read: p_first..<p_last.
+    const long p_first = n0 / nr, p_last = (min_l(n1 + (groups - 1) * group_stride, pb->n) + nr - 1) / nr;
     float *packed_a = direct ? NULL : scratch_buffer((size_t)((mc_max + mr) * KC));
     if (!direct && !packed_a) abort();
     for (long k0 = 0; k0 < pb->k; k0 += KC) {
         const long kc = min_l(KC, pb->k - k0);
         const int beta = accumulate || k0 > 0;
-        const float *bblock = pb->data + k0 * width;
+        const float *bblock = view ? NULL : pb->data + k0 * width;
+        if (view && !view_block(pb, k0, kc, p_first, p_last)) abort();
         for (long i0 = 0; i0 < m; i0 += mc_max) {
             const long mc = min_l(mc_max, m - i0);
             // Pack A[i0 : i0+mc, k0 : k0+kc] into panels of up to MR rows: [panel][kc][mr], zero-padded.
@@ -288,7 +366,8 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                     const long col0 = p * nr;
                     const int jlo = (int)(g0 > col0 ? g0 - col0 : 0);
                     const int jhi = (int)(g1 < col0 + nr ? g1 - col0 : nr);
-                    const float *bpanel = bblock + p * kc * nr;
+                    const float *bpanel = view ? view_at[p - p_first] : bblock + p * kc * nr;
+                    const long ldb = view ? view_ld[p - p_first] : 0;  // rows ldb apart in place, else packed
                     // This panel's destination: c, or the second output from its first column on, where
                     // the padding columns before it are not stored.
                     const int later = second && col0 >= second->from;
@@ -300,7 +379,9 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                         panel_rows(mc, mr, q, &ir, &rows);
                         const float *apanel = packed_a + q * mr * kc, *bias_tile = !beta && bias ? bias + col0 : NULL;
                         float *ctile = later ? second->c + (i0 + ir) * ld + col0 - second->from : c + (i0 + ir) * ldc + col0;
-                        if (prefetch_b && q == 0 && p + 1 < p1 && kern->tile_prefetch)  // the next panel, into L2
+                        if (ldb)
+                            kern->tile_strided(kc, apanel, bpanel, ldb, ctile, ld, rows, jlo, hi, beta, bias_tile);
+                        else if (prefetch_b && !view && q == 0 && p + 1 < p1 && kern->tile_prefetch)  // the next panel, into L2
                             kern->tile_prefetch(kc, apanel, bpanel, ctile, ld, rows, jlo, hi, beta, bias_tile, bpanel + kc * nr);
                         else
                             kern->tile(kc, apanel, bpanel, ctile, ld, rows, jlo, hi, beta, bias_tile);

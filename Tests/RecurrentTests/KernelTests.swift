@@ -390,6 +390,14 @@ import Testing
         #expect(Kernels.releaseScratchMemory() >= 55_000_000 * 4, "both idle buffers are freed")
     }
 
+    /// The allocator's settings for keeping freed memory apply where the C library is glibc (every
+    /// Linux this package is tested on); elsewhere the call reports that it did nothing.
+    @Test func freedMemoryIsKeptOnGlibc() {
+        #if canImport(Glibc)
+        #expect(Kernels.keepFreedMemory(), "mallopt refused the settings")
+        #endif
+    }
+
     /// Fresh buffers start on a cache line, small and large (malloc's own alignment is 16 bytes).
     @Test(arguments: [1, 17, 1_000, 333_333, 7_000_001])
     func buffersStartOnACacheLine(_ count: Int) {

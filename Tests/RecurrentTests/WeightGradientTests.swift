@@ -52,6 +52,33 @@ import Testing
         }
     }
 
+    /// The right operands read in place (x86 kernels; M ≤ 256) against the same operands packed first:
+    /// the same bits, with panels across the gap and past N, `h`'s two pieces meeting inside a block
+    /// of 256 rows of K (K = 300, 257) and on its edge (K = 768), on every instruction set and with
+    /// 1 and 2 threads. The shapes' panels lie in one operand for 16- and 32-wide panels alike.
+    @Test(arguments: KernelTests.instructionSets, [1, 2])
+    func operandsReadInPlaceEqualPacked(_ isa: InstructionSet, _ threads: Int) {
+        Kernels.setThreadCount(threads)
+        defer { Kernels.setThreadCount(1) }
+        Kernels.$instructionSet.withValue(isa) {
+            for (k, m, n1, n2) in Self.shapes + [(768, 24, 32, 48), (520, 256, 96, 64)] {
+                let dg = testValues(k * m, seed: 11), x = testValues(k * n1, seed: 12), h = testValues(k * n2, seed: 13)
+                func gradients() -> [([Float]?, [Float]?, [Float]?)] {
+                    dg.withPointer { dg in x.withPointer { x in h.withPointer { hp in
+                        [weightGradients(dg, rows: k, columns: m, (x, n1), (hp, n2), sums: true),
+                         weightGradients(dg, rows: k, columns: m, (x, n1), nil, sums: true),
+                         Self.withStatesInTwoPieces(dg, k: k, m: m, (x, n1), h, columns: n2),
+                         Self.withStatesInTwoPieces(dg, k: k, m: m, nil, h, columns: n2)]
+                    } } }
+                }
+                let (inPlace, packed) = (gradients(), Kernels.$readsOperandsInPlace.withValue(false) { gradients() })
+                for (i, (a, b)) in zip(inPlace, packed).enumerated() {
+                    #expect(a.0 == b.0 && a.1 == b.1 && a.2 == b.2, "\(isa) \(threads) threads K=\(k) M=\(m) N=\(n1)+\(n2), case \(i)")
+                }
+            }
+        }
+    }
+
     /// The reference backend's joined operand (with the same zero padding between the parts):
     /// the bits of its separate products and sums.
     @Test func joinedProductOnTheReferenceBackend() {

@@ -52,6 +52,11 @@ public enum Kernels {
     /// raise it to run both paths on small layers.
     @TaskLocal static var streamedHistoryBytes = 4 << 20
 
+    /// Whether the weight gradients' right operands (the inputs and states over all steps) are read
+    /// in place by the kernels that can, rather than packed first. Tests turn it off to compare
+    /// the two.
+    @TaskLocal static var readsOperandsInPlace = true
+
     /// One core's L2 cache in bytes, as the system reports it (2 MiB where it does not say). It
     /// decides whether a layer's weights can stay in one core's cache for a whole sequence (see
     /// `RecurrentStack.pipelinesLayers`) and whether a product prefetches its next panel of `b`
@@ -124,6 +129,18 @@ public enum Kernels {
     /// Returns the bytes released. Call it after a large job to give the memory back.
     @discardableResult
     public static func releaseScratchMemory() -> Int { Scratch.releaseIdle() }
+
+    /// Asks the C library's allocator to keep the memory a program frees for its next allocations,
+    /// instead of giving large blocks back to the system at once. A training loop allocates and
+    /// frees arrays of megabytes at every step (a layer's output, the gradients); by default glibc
+    /// returns such blocks, and each step then takes a page fault for every 4 KiB of the new ones
+    /// (measured with `perf stat`: about 3300 a step for `recurrent bench --mode rnn-tanh --train`,
+    /// none with this). The memory then stays with the process (its peak, not more).
+    ///
+    /// This changes the whole process, so it is for an application to call once at start (the
+    /// `recurrent` command does), not for a library. Returns whether it applied (glibc only).
+    @discardableResult
+    public static func keepFreedMemory() -> Bool { rk_keep_freed_memory() != 0 }
 }
 
 /// A right-hand matrix operand `b` `[K, N]` (stored as `[N, K]` when `transposed`), packed once
@@ -139,10 +156,15 @@ final class PackedMatrix: @unchecked Sendable {
     private let source: [Float]   // the reference backend's own copy
     private let transposed: Bool
 
-    init(_ b: UnsafePointer<Float>, k: Int, n: Int, transposed: Bool) {
+    /// With `inPlace` (a row-major `b` that one product reads once, such as the backward's inputs
+    /// over all steps), the kernels read `b` where it is when they can, without packing it; `b`
+    /// must then outlive this matrix.
+    init(_ b: UnsafePointer<Float>, k: Int, n: Int, transposed: Bool, inPlace: Bool = false) {
         (self.k, self.n, self.transposed, firstWidth, split) = (k, n, transposed, n, n)
         backend = Kernels.backend
-        packed = Self.pack(k: k, n: n, backend: backend) { packed, panels in
+        packed = Self.view(backend: backend, wanted: inPlace && !transposed) {
+            rk_packed_b_view_joined(k, n, Kernels.isa, b, n, n, n, nil, 0, 0, nil)
+        } ?? Self.pack(k: k, n: n, backend: backend) { packed, panels in
             rk_packed_b_panels(packed, b, transposed ? k : n, transposed ? 1 : 0, panels.lowerBound, panels.upperBound)
         }
         source = backend == .reference ? Array(UnsafeBufferPointer(start: b, count: k * n)) : []
@@ -153,14 +175,18 @@ final class PackedMatrix: @unchecked Sendable {
     /// weight gradients). Zero columns pad `b₁` to a whole column panel, so that each panel, and
     /// so each tile of the product, belongs to one of the two: `b₂` starts at ``split``. `b₂`'s rows
     /// from `tail.row` on are at `tail.rows` (h₁ … in the layer's output, h₀ apart); `N₁` may be 0.
+    /// With `inPlace`, the kernels read both where they are when they can (as above), so they
+    /// must outlive this matrix.
     init(_ b1: UnsafePointer<Float>, columns n1: Int, beside b2: UnsafePointer<Float>, columns n2: Int, k: Int,
-         tail: (row: Int, rows: UnsafePointer<Float>)? = nil) {
+         tail: (row: Int, rows: UnsafePointer<Float>)? = nil, inPlace: Bool = false) {
         let width = Int(rk_panel_width(Kernels.isa))
         let split = (n1 + width - 1) / width * width
         (self.k, self.n, self.transposed, firstWidth, self.split) = (k, split + n2, false, n1, split)
         backend = Kernels.backend
         let (headRows, tailRows) = (tail?.row ?? k, tail?.rows ?? b2)
-        packed = Self.pack(k: k, n: split + n2, backend: backend) { packed, panels in
+        packed = Self.view(backend: backend, wanted: inPlace) {
+            rk_packed_b_view_joined(k, split + n2, Kernels.isa, b1, n1, n1, split, b2, n2, headRows, tailRows)
+        } ?? Self.pack(k: k, n: split + n2, backend: backend) { packed, panels in
             rk_packed_b_panels_joined(packed, b1, n1, n1, split, b2, n2, headRows, tailRows, panels.lowerBound, panels.upperBound)
         }
         var rows: [Float] = []
@@ -172,6 +198,13 @@ final class PackedMatrix: @unchecked Sendable {
             }
         }
         source = rows
+    }
+
+    /// A view of the operand that the kernels read in place (`make`), where one is `wanted`, the
+    /// backend is the optimized one, ``Kernels/readsOperandsInPlace`` allows it and the kernels can
+    /// (the x86 ones); else nil, and the operand is packed.
+    private static func view(backend: KernelBackend, wanted: Bool, make: () -> OpaquePointer?) -> OpaquePointer? {
+        wanted && backend == .optimized && Kernels.readsOperandsInPlace ? make() : nil
     }
 
     /// Storage for `[K, N]` packed for the optimized backend (nil for the reference), its column

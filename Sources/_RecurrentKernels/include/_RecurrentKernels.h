@@ -35,6 +35,15 @@ void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, 
 /// at b2_tail + (r - b2_rows) · ldb2; pass b2_rows = K for one piece).
 void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long gap, long split, const float *b2, long ldb2,
                                long b2_rows, const float *b2_tail, long p0, long p1);
+/// The same operand `[b | 0 | b2]` (`b` alone: gap = split = n, b2 = NULL) as a view that the
+/// product reads in place: a panel whose columns lie in one operand, and whose rows for a block of
+/// K lie in one piece of it, is read where it is; the others are packed block by block as the
+/// product goes. For an operand that one product reads once per block of rows, where packing it
+/// first would copy it through memory. NULL when the kernels of `isa` (as clamped to the CPU)
+/// cannot read a panel in place, or out of memory: pack it then. The operands must outlive it;
+/// free it with rk_packed_b_free. The product gives the same bits as with the packed operand.
+rk_packed_b *rk_packed_b_view_joined(long k, long n, rk_isa isa, const float *b, long ldb, long gap, long split,
+                                     const float *b2, long ldb2, long b2_rows, const float *b2_tail);
 /// The width of a column panel for `isa` (as clamped to what the CPU supports): where a joined
 /// operand's second part starts so that no panel holds both.
 int rk_panel_width(rk_isa isa);
@@ -109,6 +118,11 @@ void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const
 /// direct part dh·z to dh_prev `[rows, H]`.
 void rk_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache, const float *h_prev,
                           long rows, long H, long u0, long u1, rk_isa isa);
+
+/// Asks the C library's allocator (glibc) to keep freed memory for reuse: arrays up to 1 GiB from
+/// the heap, and freed memory kept rather than given back to the system. Process-wide. Returns 1
+/// if it was applied, 0 where the C library has no such settings.
+int rk_keep_freed_memory(void);
 
 /// Runs `iterations` rounds of 12 independent register-only fused multiply-adds with the vectors
 /// of `isa` (clamped to the CPU) and returns the flops done; `sink` receives their sum (so the
