@@ -157,8 +157,9 @@ func weightGradients(_ dg: UnsafePointer<Float>, rows k: Int, columns m: Int, _ 
     var total = [Float](repeating: 0, count: m)
     // The right operands read in place rather than packed when the product has few rows (M ≤ 256):
     // then the copy that packing makes through memory costs more than reading each block of them
-    // in place for every block of rows. Paired runs, 2 threads: `rnn` training (M = 256) 0.924; at
-    // M = 1024 and more it did not pay (`medium` training 1.033, `train-1024` 1.078).
+    // in place for every block of rows. Paired runs, 2 threads: `rnn` training (M = 256) 0.948; at
+    // M = 1024 and more it did not pay (`medium` training 1.033, `large` 1.051, `train-1024` 1.078;
+    // see BENCHMARKS.md).
     let inPlace = m <= 256
     total.withMutablePointer { s in product1.withMutablePointer { c1 in product2.withMutablePointer { c2 in
         let rowSums = sums ? s : nil
