@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 SUITE = [
@@ -44,12 +45,59 @@ SUITE = [
 ]
 
 BINARY = os.path.join(".build", "release", "recurrent")
+# What the peers need (Benchmarks/requirements.txt); checked before anything runs.
+PEER_MODULES = ("torch", "onnxruntime", "onnx", "numpy")
+
+
+class Failure(Exception):
+    """A run that cannot go on: main prints its message as one line and exits with status 1."""
 
 
 def last_json(argv):
     """Runs argv and parses the JSON object on the last line of its output."""
-    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(argv, capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise Failure(f"`{' '.join(argv[:4])} …` failed (exit status {done.returncode}): {said}")
+    try:
+        return json.loads(lines[-1])
+    except json.JSONDecodeError:
+        raise Failure(f"`{' '.join(argv[:4])} …` did not end with a JSON line: {lines[-1][:120]}")
+
+
+PROBE = """
+import importlib, json, sys
+missing = []
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:  # not installed, or broken
+        missing.append(name)
+print(json.dumps(missing))
+"""
+
+
+def missing_modules():
+    """The peers' Python packages that do not import here (tried in a fresh interpreter)."""
+    return last_json([sys.executable, "-c", PROBE, *PEER_MODULES])
+
+
+def write_atomically(path, text):
+    """Writes text to path through a temporary file in the same folder and a rename, so that an
+    interrupted run never leaves a half-written table (an earlier one stays whole)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".compare-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it (mkstemp makes 0600)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def ours(cfg, mode, threads, repeat):
@@ -183,35 +231,55 @@ def ort_worker(cfg, mode, threads, repeat):
     return {"times": times, "peak_rss_mb": peak_rss_mb(), "version": ort.__version__}
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "--matmul-worker":
-        print(json.dumps(matmul_worker(sys.argv[2], int(sys.argv[3]))))
-        return
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        engine, name, mode, threads, repeat = sys.argv[2:7]
-        cfg = next(c for c in SUITE if c[0] == name)
-        fn = torch_worker if engine == "torch" else ort_worker
-        print(json.dumps(fn(cfg, mode, int(threads), int(repeat))))
-        return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--min-ms", type=float, default=200,
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (and exit status 2), not usage and error."""
+
+    def error(self, message):
+        self.exit(2, f"compare.py: {message} (see --help)\n")
+
+
+def parse_arguments(argv):
+    def positive(kind):
+        def parse(text):
+            value = kind(text)
+            if value <= 0:
+                raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+            return value
+        parse.__name__ = kind.__name__
+        return parse
+
+    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=positive(int), default=2)
+    parser.add_argument("--rounds", type=positive(int), default=3)
+    parser.add_argument("--repeat", type=positive(int), default=10)
+    parser.add_argument("--min-ms", type=positive(float), default=200,
                         help="raise the repeats of fast configurations so that each engine's timed calls per round "
                              "add up to about this many milliseconds (at most 2000 repeats)")
-    parser.add_argument("--only", default="")
-    parser.add_argument("--markdown")
-    args = parser.parse_args()
+    parser.add_argument("--only", default="", help="comma-separated configuration names (default: the whole suite)")
+    parser.add_argument("--markdown", help="also write the table to this file (replaced whole at the end)")
+    args = parser.parse_args(argv)
+    names = [cfg[0] for cfg in SUITE]
+    args.only = set(filter(None, args.only.split(",")))
+    unknown = sorted(args.only - set(names))
+    if unknown:
+        parser.error(f"unknown configuration {', '.join(unknown)} in --only; the suite has {', '.join(names)}")
+    if args.markdown and not os.path.isdir(os.path.dirname(os.path.abspath(args.markdown))):
+        parser.error(f"--markdown {args.markdown}: its folder does not exist")
+    return args
+
+
+def run(args):
+    missing = missing_modules()
+    if missing:
+        raise Failure(f"the peers need {', '.join(missing)}: python3 -m pip install -r Benchmarks/requirements.txt")
     if not os.path.exists(BINARY):
-        sys.exit(f"{BINARY} not found: run `swift build -c release` first")
-    only = set(filter(None, args.only.split(",")))
+        raise Failure(f"{BINARY} not found: run `swift build -c release` in the repository root first")
     rates = reference_rates(args.threads)
     print(rate_line(rates, args.threads), flush=True)
     print(HEADER, flush=True)
     rows = []
     for cfg in SUITE:
-        if only and cfg[0] not in only:
+        if args.only and cfg[0] not in args.only:
             continue
         for mode in cfg[8]:
             results = {"ours": [], "torch": [], "ort": []}
@@ -249,8 +317,7 @@ def main():
         set_shares(row, rates)
     table = "\n".join([rate_line(rates, args.threads), "", HEADER] + [format_row(r) for r in rows])
     if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(table + "\n")
+        write_atomically(args.markdown, table + "\n")
 
 
 def reference_rates(threads):
@@ -292,6 +359,23 @@ def format_row(r):
     rss = f"{r['rss'][0]:.0f} / {r['rss'][1]:.0f}" if "rss" in r else "—"
     return (f"| {r['name']} | {r['mode']} | {ms('ours')} | {ms('torch')} | {ms('ort')} | {r['torch_ratio']:.2f}× "
             f"| {ort_ratio} | {r['gflops']:.1f} | {100 * r['rate']:.0f}% | {100 * r['ceiling']:.0f}% | {rss} |")
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--matmul-worker":
+        print(json.dumps(matmul_worker(sys.argv[2], int(sys.argv[3]))))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        engine, name, mode, threads, repeat = sys.argv[2:7]
+        cfg = next(c for c in SUITE if c[0] == name)
+        fn = torch_worker if engine == "torch" else ort_worker
+        print(json.dumps(fn(cfg, mode, int(threads), int(repeat))))
+        return
+    args = parse_arguments(sys.argv[1:])
+    try:
+        run(args)
+    except Failure as failure:
+        sys.exit(f"compare.py: {failure}")
 
 
 if __name__ == "__main__":

@@ -15,37 +15,62 @@ EXCEPTIONS = {("deepbench-512", "forward"): 1.0, ("deepbench-1024", "forward"): 
 RATE_TARGET = {"medium", "large", "deep-4"}  # forward: 65% of the machine's matrix-product rate
 
 
+def rows(text):
+    """The result rows of compare.py's table: 11 cells each, the third starting with a number."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 11 and cells[2][:1].isdigit():
+            yield line, cells
+
+
 def main(path):
-    text = open(path).read()
-    ceiling = float(re.search(r"is (\d+(?:\.\d+)?) GFLOP/s: no engine", text).group(1))
+    try:
+        with open(path) as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as error:
+        sys.exit(f"targets.py: cannot read {path}: {getattr(error, 'strerror', None) or error}")
+    rate = re.search(r"is (\d+(?:\.\d+)?) GFLOP/s: no engine", text)
+    if not rate or not any(rows(text)):
+        sys.exit(f"targets.py: {path} is not a table from `compare.py --markdown` (no FMA ceiling line or no rows)")
+    ceiling = float(rate.group(1))
+    found = []
+    for line, cells in rows(text):
+        try:
+            found += check(cells, ceiling)
+        except (ValueError, IndexError):
+            sys.exit(f"targets.py: a row of {path} does not parse: {line.strip()[:120]}")
     print(f"FMA ceiling: {ceiling:.0f} GFLOP/s\n")
     print("| config | mode | target | measured | met | time the target needs | share of the FMA ceiling it needs |")
     print("|---|---|---|---|---|---|---|")
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 11 or not cells[2][:1].isdigit():
-            continue
-        name, mode = cells[0], cells[1]
-        ours = float(cells[2].split("/")[0])
-        # Each peer: (min ms, its ratio as compare.py printed it from the unrounded times).
-        peers = {"PyTorch": (cells[3], cells[5])}
-        if mode == "forward":
-            peers["ORT"] = (cells[4], cells[6])
-        peers = {k: (float(ms.split("/")[0]), float(r.rstrip("×"))) for k, (ms, r) in peers.items() if ms != "—"}
-        who, (best, ratio) = min(peers.items(), key=lambda kv: kv[1][1])
-        target = EXCEPTIONS.get((name, mode), FORWARD if mode == "forward" else TRAIN)
-        gflop = float(cells[7]) * ours / 1e3
-        needed = best / target
-        share = gflop / (needed / 1e3) / ceiling
-        met = ratio >= target
-        print(f"| {name} | {mode} | {target:.1f}× {who} | {ratio:.2f}× | {'yes' if met else 'no'} "
-              f"| {needed:.2f} ms | {'—' if met else f'{100 * share:.0f}%'} |")
-        if mode == "forward" and name in RATE_TARGET:
-            rate = float(cells[8].rstrip("%"))
-            print(f"| {name} | forward | 65% of product rate | {rate:.0f}% | {'yes' if rate >= 65 else 'no'} | — | — |")
-        if mode == "train" and cells[10] != "—":
-            mine, theirs = (float(v) for v in cells[10].split("/"))
-            print(f"| {name} | train | peak memory ≤ PyTorch | {mine:.0f} / {theirs:.0f} MB | {'yes' if mine <= theirs else 'no'} | — | — |")
+    print("\n".join(found))
+
+
+def check(cells, ceiling):
+    """The target rows for one row of the table."""
+    found = []
+    name, mode = cells[0], cells[1]
+    ours = float(cells[2].split("/")[0])
+    # Each peer: (min ms, its ratio as compare.py printed it from the unrounded times).
+    peers = {"PyTorch": (cells[3], cells[5])}
+    if mode == "forward":
+        peers["ORT"] = (cells[4], cells[6])
+    peers = {k: (float(ms.split("/")[0]), float(r.rstrip("×"))) for k, (ms, r) in peers.items() if ms != "—"}
+    who, (best, ratio) = min(peers.items(), key=lambda kv: kv[1][1])
+    target = EXCEPTIONS.get((name, mode), FORWARD if mode == "forward" else TRAIN)
+    gflop = float(cells[7]) * ours / 1e3
+    needed = best / target
+    share = gflop / (needed / 1e3) / ceiling
+    met = ratio >= target
+    found.append(f"| {name} | {mode} | {target:.1f}× {who} | {ratio:.2f}× | {'yes' if met else 'no'} "
+                 f"| {needed:.2f} ms | {'—' if met else f'{100 * share:.0f}%'} |")
+    if mode == "forward" and name in RATE_TARGET:
+        rate = float(cells[8].rstrip("%"))
+        found.append(f"| {name} | forward | 65% of product rate | {rate:.0f}% | {'yes' if rate >= 65 else 'no'} | — | — |")
+    if mode == "train" and cells[10] != "—":
+        mine, theirs = (float(v) for v in cells[10].split("/"))
+        met = "yes" if mine <= theirs else "no"
+        found.append(f"| {name} | train | peak memory ≤ PyTorch | {mine:.0f} / {theirs:.0f} MB | {met} | — | — |")
+    return found
 
 
 if __name__ == "__main__":
