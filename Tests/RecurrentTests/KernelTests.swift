@@ -200,6 +200,41 @@ import Testing
         #expect(one == three, "\(kind) B=\(batch): 1 vs 3 threads differ in \(zip(one, three).filter { $0 != $1 }.count) tensors")
     }
 
+    // Batch rows handed over between threads in the middle of a sequence (every row starts on the
+    // first thread, so the others take rows over at chunk starts in the forward and at steps of
+    // the backward, and give some back): the same bits as one thread, recorded and in inference.
+    // Batch 40 over 30 steps projects the input in chunks of 6 steps; LSTM and GRU keep a history
+    // over 4 MiB, written around the caches.
+    @Test(arguments: [("lstm", 2), ("lstm", 3), ("gru", 2), ("gru", 3), ("rnn", 2), ("lstm_proj", 2)])
+    func rowsHandedOverMidSequence(_ kind: String, _ threads: Int) throws {
+        func run(threads: Int) throws -> [[Float]] {
+            Kernels.setThreadCount(threads)
+            defer { Kernels.setThreadCount(1) }
+            let layer: RecurrentLayer = withRandomSeed(13) {
+                switch kind {
+                case "lstm": LSTM(inputSize: 5, hiddenSize: 256)
+                case "lstm_proj": LSTM(inputSize: 5, hiddenSize: 96, projSize: 40)
+                case "gru": GRU(inputSize: 5, hiddenSize: 300)
+                default: RNN(inputSize: 5, hiddenSize: 100)
+                }
+            }
+            let x = testTensor([30, 40, 5], seed: 4)
+            return try RowShares.$startsOnOne.withValue(true) {
+                let inference = try withoutGradients { try layer.sequenceOutput(x) }
+                let y = try layer.sequenceOutput(x)
+                weightedSum(y, seed: 8).backward()
+                return [y.scalars, inference.scalars, x.grad!.scalars] + layer.parameters.map { $0.grad!.scalars }
+            }
+        }
+        let one = try run(threads: 1)
+        let before = RowShares.handovers.load(ordering: .relaxed)
+        let many = try run(threads: threads)
+        #expect(RowShares.handovers.load(ordering: .relaxed) > before, "\(kind): no rows were handed over")
+        #expect(one[0] == one[1], "\(kind): inference output differs from the recorded one")
+        let differing = zip(one, many).filter { $0 != $1 }.count
+        #expect(differing == 0, "\(kind): 1 vs \(threads) threads differ in \(differing) tensors")
+    }
+
     // Training histories written with non-temporal stores (every one, with the threshold at 0) give
     // the same bits as with ordinary stores (none), on 1 and 2 threads, with the batch split over
     // the threads (16) or the hidden units (2); H = 40 leaves rows unaligned and vectors partial.

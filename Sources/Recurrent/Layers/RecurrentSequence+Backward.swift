@@ -68,11 +68,12 @@ extension RecurrentSequence {
                 let stream = T * B * GH * MemoryLayout<Float>.size > Kernels.streamedHistoryBytes
                 let stepBuffers = [stream ? B * GH : 0, stream && !shared ? B * GH : 0].map(Scratch.take)
                 defer { stepBuffers.forEach(Scratch.give) }
-                WorkerPool.shared.run(upTo: B / 4) { part, parts in
-                    let rows = partition(B, part, parts)
-                    let (b0, nb) = (rows.lowerBound, rows.count)
-                    let stepX = stepBuffers[0].base + b0 * GH, stepH = shared ? stepX : stepBuffers[1].base + b0 * GH
-                    for s in stride(from: T - 1, through: 0, by: -1) {
+                // A thread that finishes early takes over rows from another at its next step (see RowShares).
+                let wanted = B / 4, shares = RowShares(count: B, steps: T, participants: min(wanted, WorkerPool.availableThreads))
+                WorkerPool.shared.run(upTo: wanted) { part, parts in
+                    shares.walk(part: part, parts: parts, isBoundary: { _ in true }) { rows, n in
+                        let (s, b0, nb) = (T - 1 - n, rows.lowerBound, rows.count)
+                        let stepX = stepBuffers[0].base + b0 * GH, stepH = shared ? stepX : stepBuffers[1].base + b0 * GH
                         let t = time(s), (dhIn, dhOut) = buffers(s)
                         let dh = dhIn + b0 * Ho, dhPrev = dhOut + b0 * Ho
                         if let dOutput {

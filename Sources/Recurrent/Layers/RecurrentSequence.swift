@@ -283,11 +283,12 @@ final class RecurrentSequence: FusedFunction {
                     }
                 }
             } else {
-                // Batch rows are independent for the whole sequence: no barrier at all.
-                WorkerPool.shared.run(upTo: B / 4) { part, parts in
-                    let rows = partition(B, part, parts)
-                    let xRows = Scratch.take(parts > 1 ? chunk * rows.count * inputSize : 0)
-                    for s in 0..<T {
+                // Batch rows are independent for the whole sequence: no barrier at all. A thread that
+                // finishes early takes over rows from another at the start of a chunk (see RowShares).
+                let wanted = B / 4, shares = RowShares(count: B, steps: T, participants: min(wanted, WorkerPool.availableThreads))
+                WorkerPool.shared.run(upTo: wanted) { part, parts in
+                    let xRows = Scratch.take(parts > 1 ? chunk * B * inputSize : 0)  // the most rows a thread can hold
+                    shares.walk(part: part, parts: parts, isBoundary: { chunkOf($0).s0 == $0 }) { rows, s in
                         step(s, rows: rows, xRows: xRows.base)
                         published?.publish(s + 1)
                     }
