@@ -201,11 +201,12 @@ import Testing
     }
 
     // Batch rows handed over between threads in the middle of a sequence (every row starts on the
-    // first thread, so the others take rows over at chunk starts in the forward and at steps of
-    // the backward, and give some back): the same bits as one thread, recorded and in inference.
-    // Batch 40 over 30 steps projects the input in chunks of 6 steps; LSTM and GRU keep a history
-    // over 4 MiB, written around the caches.
-    @Test(arguments: [("lstm", 2), ("lstm", 3), ("gru", 2), ("gru", 3), ("rnn", 2), ("lstm_proj", 2)])
+    // first thread, so the others take rows over, and give some back, at any step of the forward and
+    // the backward): the same bits as one thread, recorded and in inference. Batch 40 over 30 steps
+    // projects the input in chunks of 6 steps, so rows change hands inside a chunk (the taker
+    // projects the rest of it for its rows), in both directions; LSTM and GRU keep a history over
+    // 4 MiB, written around the caches.
+    @Test(arguments: [("lstm", 2), ("lstm", 3), ("lstm_bi", 2), ("gru", 2), ("gru", 3), ("rnn", 2), ("lstm_proj", 2)])
     func rowsHandedOverMidSequence(_ kind: String, _ threads: Int) throws {
         func run(threads: Int) throws -> [[Float]] {
             Kernels.setThreadCount(threads)
@@ -213,6 +214,7 @@ import Testing
             let layer: RecurrentLayer = withRandomSeed(13) {
                 switch kind {
                 case "lstm": LSTM(inputSize: 5, hiddenSize: 256)
+                case "lstm_bi": LSTM(inputSize: 5, hiddenSize: 128, bidirectional: true)
                 case "lstm_proj": LSTM(inputSize: 5, hiddenSize: 96, projSize: 40)
                 case "gru": GRU(inputSize: 5, hiddenSize: 300)
                 default: RNN(inputSize: 5, hiddenSize: 100)

@@ -4,7 +4,7 @@ import Synchronization
 /// The batch rows of a sequence shared out over the pool's threads, each thread walking its rows
 /// through every step with no meeting per step (batch rows are independent), and the work that is
 /// left handed over at the end: a thread that has finished its rows asks the thread with the most
-/// work left for the later half of its rows, which that thread gives up at its next boundary step.
+/// work left for the later half of its rows, which that thread gives up before its next step.
 ///
 /// The cores of a shared machine run at different speeds for seconds at a time, so equal halves
 /// finish apart, and the thread done first used to wait for the other (up to a fifth of its time
@@ -21,7 +21,7 @@ final class RowShares: @unchecked Sendable {
         let handedAt = Atomic<Int>(0)   // the step from which the asker runs them
     }
     // A share's state: a handover is asked (by one thread at a time), then granted or refused by
-    // the owner at a boundary step, then read by the asker, who sets it back to idle. An owner
+    // the owner before its next step, then read by the asker, who sets it back to idle. An owner
     // that has finished closes its share (answering a pending question first).
     private static let idle = 0, asked = 1, granted = 2, refused = 3, closed = 4
 
@@ -53,10 +53,9 @@ final class RowShares: @unchecked Sendable {
     private static func unpack(_ value: Int) -> Range<Int> { (value >> 32)..<(value & 0xFFFF_FFFF) }
 
     /// Runs participant `part` of `parts`: `step(rows, s)` for its rows at every step in order, then
-    /// for rows taken over from others from the step they were handed over at. A handover happens
-    /// only before a step where `isBoundary(s)` holds (the owner then starts anew from `s` with
-    /// fewer rows, the asker from `s` with the others).
-    func walk(part: Int, parts: Int, isBoundary: (Int) -> Bool, _ step: (Range<Int>, Int) -> Void) {
+    /// for rows taken over from others from the step they were handed over at (the owner goes on
+    /// from that step with fewer rows, the asker with the others).
+    func walk(part: Int, parts: Int, _ step: (Range<Int>, Int) -> Void) {
         guard parts == shares.count else {  // the thread count changed since `init`: equal shares, no handovers
             let rows = partition(count, part, parts)
             for s in 0..<steps where !rows.isEmpty { step(rows, s) }
@@ -64,7 +63,7 @@ final class RowShares: @unchecked Sendable {
         }
         var rows = Self.unpack(shares[part].rows.load(ordering: .relaxed)), from = 0
         while true {
-            if !rows.isEmpty { run(shares[part], rows: rows, from: from, isBoundary: isBoundary, step) }
+            if !rows.isEmpty { run(shares[part], rows: rows, from: from, step) }
             close(shares[part])
             guard parts > 1, let (taken, at) = takeOver(part: part, parts: parts) else { return }
             shares[part].state.store(Self.idle, ordering: .releasing)  // open again for others to ask
@@ -72,14 +71,13 @@ final class RowShares: @unchecked Sendable {
         }
     }
 
-    /// The owner's loop: before each boundary step it answers a pending question.
-    private func run(_ share: Share, rows: Range<Int>, from: Int, isBoundary: (Int) -> Bool,
-                     _ step: (Range<Int>, Int) -> Void) {
+    /// The owner's loop: before each step it answers a pending question.
+    private func run(_ share: Share, rows: Range<Int>, from: Int, _ step: (Range<Int>, Int) -> Void) {
         var rows = rows
         share.rows.store(Self.pack(rows), ordering: .releasing)
         for s in from..<steps {
             share.next.store(s, ordering: .relaxed)
-            if isBoundary(s) && share.state.load(ordering: .acquiring) == Self.asked {
+            if share.state.load(ordering: .acquiring) == Self.asked {
                 if rows.count >= 2 * Self.minimumRows && steps - s >= 2 {
                     let middle = rows.lowerBound + rows.count / 2
                     share.handed.store(Self.pack(middle..<rows.upperBound), ordering: .relaxed)

@@ -68,10 +68,10 @@ extension RecurrentSequence {
                 let stream = T * B * GH * MemoryLayout<Float>.size > Kernels.streamedHistoryBytes
                 let stepBuffers = [stream ? B * GH : 0, stream && !shared ? B * GH : 0].map(Scratch.take)
                 defer { stepBuffers.forEach(Scratch.give) }
-                // A thread that finishes early takes over rows from another at its next step (see RowShares).
+                // A thread that finishes early takes over rows from another (see RowShares).
                 let wanted = B / 4, shares = RowShares(count: B, steps: T, participants: min(wanted, WorkerPool.availableThreads))
                 WorkerPool.shared.run(upTo: wanted) { part, parts in
-                    shares.walk(part: part, parts: parts, isBoundary: { _ in true }) { rows, n in
+                    shares.walk(part: part, parts: parts) { rows, n in
                         let (s, b0, nb) = (T - 1 - n, rows.lowerBound, rows.count)
                         let stepX = stepBuffers[0].base + b0 * GH, stepH = shared ? stepX : stepBuffers[1].base + b0 * GH
                         let t = time(s), (dhIn, dhOut) = buffers(s)

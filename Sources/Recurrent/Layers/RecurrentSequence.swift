@@ -199,10 +199,9 @@ final class RecurrentSequence: FusedFunction {
         // gx = x Wᵢₕᵀ + bᵢₕ, a chunk of steps at a time (about `chunkRows` rows: the chunk stays in
         // cache until its steps read it, instead of a [T·B, G·H] array going out to memory and back).
         let chunk = pipelined ? Self.pipelineSteps : max(1, min(T, Self.chunkRows / B))
-        let gxBuffer = Scratch.take(chunk * B * GH)   // per thread's rows b₀..<b₁: [chunk, b₁ - b₀, G·H] at b₀·chunk
         let ghBuffer = Scratch.take(B * GH)
-        defer { Scratch.give(gxBuffer); Scratch.give(ghBuffer) }
-        let (gx, gh) = (gxBuffer.base, ghBuffer.base)
+        defer { Scratch.give(ghBuffer) }
+        let gh = ghBuffer.base
         let (hs, cs, ms, cache) = (hs.base, cs.base, ms.base, cache.base)
         /// The chunk that step `s` belongs to: its first step, its earliest time, and its length.
         func chunkOf(_ s: Int) -> (s0: Int, t0: Int, count: Int) {
@@ -219,24 +218,31 @@ final class RecurrentSequence: FusedFunction {
             let input = weights.inputWeight.packedMatrix(transposed: true)
             let recurrent = weights.hiddenWeight.packedMatrix(transposed: true)
             let projector = weights.projection?.packedMatrix(transposed: true)
-            /// Step `s` for `rows` of the batch (all hidden units): gx (first step of a chunk), gh, the
-            /// cell, the projection. `xRows` is this thread's scratch `[chunk, rows, I]` for gathering x.
-            func step(_ s: Int, rows: Range<Int>, xRows: UnsafeMutablePointer<Float>) {
-                let t = time(s), (s0, t0, count) = chunkOf(s)
-                let (b0, nb) = (rows.lowerBound, rows.count)
-                let gxRows = gx + b0 * chunk * GH  // this thread's [count, nb, G·H]
-                if s == s0 {  // gx[chunk] = x[chunk] Wᵢₕᵀ + bᵢₕ for these rows, as one product
-                    awaited?.wait(for: t0 + count)
-                    var a = x + t0 * B * inputSize  // all rows of the chunk are contiguous in x when nb = B
+            /// Step `s` for `rows` of the batch (all hidden units): gx where `projected` lacks it, gh, the
+            /// cell, the projection. `scratch` is this thread's: gx `[chunk, rows, G·H]` as `projected`
+            /// says, and x's rows gathered for the product `[chunk, rows, I]`.
+            func step(_ s: Int, rows: Range<Int>, scratch: (gx: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>),
+                      projected: inout (steps: Range<Int>, rows: Range<Int>)) {
+                let t = time(s), (b0, nb) = (rows.lowerBound, rows.count)
+                if !projected.steps.contains(s) || b0 < projected.rows.lowerBound || rows.upperBound > projected.rows.upperBound {
+                    // gx = x Wᵢₕᵀ + bᵢₕ for these rows at the rest of this chunk's steps, as one product: the
+                    // whole chunk at its first step, the rest after rows were handed over in its middle.
+                    let (s0, _, count) = chunkOf(s)
+                    projected = (s..<(s0 + count), rows)
+                    let times = reverse ? (T - s0 - count)..<(T - s) : s..<(s0 + count)
+                    awaited?.wait(for: times.upperBound)
+                    var a = x + times.lowerBound * B * inputSize  // all rows of these steps are contiguous in x when nb = B
                     if nb < B {
-                        for i in 0..<count {
-                            (xRows + i * nb * inputSize).update(from: x + ((t0 + i) * B + b0) * inputSize, count: nb * inputSize)
+                        for (i, time) in times.enumerated() {
+                            (scratch.x + i * nb * inputSize).update(from: x + (time * B + b0) * inputSize, count: nb * inputSize)
                         }
-                        a = UnsafePointer(xRows)
+                        a = UnsafePointer(scratch.x)
                     }
-                    input.multiply(into: gxRows, ldc: GH, a, lda: inputSize, m: count * nb, columns: 0..<GH, accumulate: false,
-                                   bias: inputBias)
+                    input.multiply(into: scratch.gx, ldc: GH, a, lda: inputSize, m: times.count * nb, columns: 0..<GH,
+                                   accumulate: false, bias: inputBias)
                 }
+                let earliest = reverse ? T - projected.steps.upperBound : projected.steps.lowerBound  // projected's first time
+                let gxRows = scratch.gx + ((t - earliest) * projected.rows.count + b0 - projected.rows.lowerBound) * GH
                 let hPrev = hState(s, out) + b0 * Ho, hNext = hState(s + 1, out) + b0 * Ho
                 let ghRows = gh + b0 * GH
                 // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H] (bₕₕ only in the unfolded gates, the GRU's n)
@@ -244,7 +250,7 @@ final class RecurrentSequence: FusedFunction {
                                    bias: hiddenBias)
                 let m = hasProjection ? ms + (slot(s) * B + b0) * H : hNext
                 cell.step(h: m, c: cell.hasCellState ? cs + (state(s + 1) * B + b0) * H : nil,
-                          cache: cache + (slot(s) * B + b0) * width, gx: gxRows + (t - t0) * nb * GH, gh: ghRows,
+                          cache: cache + (slot(s) * B + b0) * width, gx: gxRows, gh: ghRows,
                           hPrev: hPrev, cPrev: cell.hasCellState ? cs + (state(s) * B + b0) * H : nil,
                           batch: nb, hidden: H, units: 0..<H, streamCache: streamCache)
                 // h = m Wₕᵣᵀ
@@ -252,7 +258,7 @@ final class RecurrentSequence: FusedFunction {
             }
 
             /// Step `s` for some hidden `units` of every batch row (its chunk's gx already computed).
-            func step(_ s: Int, units: Range<Int>) {
+            func step(_ s: Int, units: Range<Int>, gx: UnsafeMutablePointer<Float>) {
                 let t = time(s), t0 = chunkOf(s).t0
                 let hPrev = hState(s, out), hNext = hState(s + 1, out)
                 // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ for every gate g, in one call
@@ -267,7 +273,9 @@ final class RecurrentSequence: FusedFunction {
             if useUnitSplit {
                 // Few rows: split the hidden units; each thread keeps its columns of the weights in its
                 // own cache, and the threads meet once per step (every unit of hₛ₊₁ feeds every unit).
-                let barrier = StepBarrier()
+                let barrier = StepBarrier(), gxBuffer = Scratch.take(chunk * B * GH)  // [chunk, B, G·H], columns shared out
+                defer { Scratch.give(gxBuffer) }
+                let gx = gxBuffer.base
                 WorkerPool.shared.run(upTo: Int.max) { part, parts in
                     let units = unitPartition(H, part, parts)
                     for s in 0..<T {
@@ -278,21 +286,23 @@ final class RecurrentSequence: FusedFunction {
                                            columns: units, groups: cell.gateCount, groupStride: H, accumulate: false,
                                            bias: inputBias)
                         }
-                        step(s, units: units)
+                        step(s, units: units, gx: gx)
                         barrier.wait(participants: parts, crossing: s + 1)
                     }
                 }
             } else {
                 // Batch rows are independent for the whole sequence: no barrier at all. A thread that
-                // finishes early takes over rows from another at the start of a chunk (see RowShares).
+                // finishes early takes over rows from another (see RowShares), so each thread projects
+                // the input for the rows it holds into its own buffers, sized for every row.
                 let wanted = B / 4, shares = RowShares(count: B, steps: T, participants: min(wanted, WorkerPool.availableThreads))
                 WorkerPool.shared.run(upTo: wanted) { part, parts in
-                    let xRows = Scratch.take(parts > 1 ? chunk * B * inputSize : 0)  // the most rows a thread can hold
-                    shares.walk(part: part, parts: parts, isBoundary: { chunkOf($0).s0 == $0 }) { rows, s in
-                        step(s, rows: rows, xRows: xRows.base)
+                    let buffers = [chunk * B * GH, parts > 1 ? chunk * B * inputSize : 0].map(Scratch.take)
+                    defer { buffers.forEach(Scratch.give) }
+                    var projected = (steps: 0..<0, rows: 0..<0)
+                    shares.walk(part: part, parts: parts) { rows, s in
+                        step(s, rows: rows, scratch: (buffers[0].base, buffers[1].base), projected: &projected)
                         published?.publish(s + 1)
                     }
-                    Scratch.give(xRows)
                 }
             }
         } }
