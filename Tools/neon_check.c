@@ -28,8 +28,9 @@ static void check_product(rk_isa isa, long m, long n, long k, int ta, int tb, in
     for (long j = 0; j < n; j++) bias[j] = uniform();
     for (long i = 0; i < m * n; i++) { c[i] = uniform(); c0[i] = c[i]; }
     rk_packed_b *pb = rk_pack_b(b, k, n, tb ? k : n, tb, isa);
+    // Half the shapes walk the column panels backwards (as every other step of a time loop).
     rk_sgemm_packed(c, n, a, ta ? m : k, ta, m, pb, n0, n1, groups, stride, accumulate, accumulate ? NULL : bias, 0, NULL,
-                    NULL);
+                    NULL, (int)((m + k) & 1));
     rk_packed_b_free(pb);
     for (long i = 0; i < m; i++) {
         for (long j = 0; j < n; j++) {

@@ -2,6 +2,8 @@
 #ifndef RECURRENT_KERNELS_INTERNAL_H
 #define RECURRENT_KERNELS_INTERNAL_H
 
+#include "_RecurrentKernels.h"
+
 /// c[r, j] (+)= Σ_p a[p, r] · b[p, j] for rows r < rows and columns jlo ≤ j < jhi of the tile,
 /// from a packed A panel [kc][MR] and a packed B panel [kc][NR]; `c` points at the tile's first
 /// element (row stride ldc); beta = 1 accumulates into c, beta = 0 overwrites it with the sum plus
@@ -34,6 +36,30 @@ typedef struct {
 } rk_kernel;
 
 extern const rk_kernel rk_kernel_scalar;
+// ---- Packed right operands (packed_b.c), shared with the product (sgemm.c) ----
+
+enum { KC = 256 };  // rows of B (columns of A) per block
+
+/// The operand `[b | 0 | b2]` that rk_packed_b_panels_joined describes (`b` alone: gap = split = n).
+typedef struct {
+    const float *b, *b2, *b2_tail;
+    long ldb, gap, split, ldb2, b2_rows;
+} joined_source;
+
+struct rk_packed_b {
+    long k, n, panels;
+    rk_isa isa;
+    int nr;
+    float *data;        // for each KC block: for each panel: [kc][nr], zero-padded past n; NULL for a view
+    joined_source src;  // a view's operand, read in place
+};
+
+/// The micro-kernels for an instruction set the CPU supports.
+const rk_kernel *rk_kernel_for(rk_isa isa);
+
+/// Rows k0..<k0+kc of column panel p (nr wide) of the operand `s` into dst `[kc][nr]`.
+void rk_pack_panel(float *dst, int nr, long n, long k0, long kc, long p, const joined_source *s, int trans_b);
+
 #if defined(__x86_64__)
 extern const rk_kernel rk_kernel_avx2;
 extern const rk_kernel rk_kernel_avx512;

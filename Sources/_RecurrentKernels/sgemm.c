@@ -6,6 +6,9 @@
 //         for each MR-row panel of A:  micro-kernel: an MR×NR tile of C in registers,
 //                                      KC rank-1 updates with fused multiply-adds.
 //
+// A product of one block of rows (a time loop's step) packs all of A once and takes the panels
+// of B one by one, each with all its blocks of K, in either direction (sgemm_one_block).
+//
 // Every element of C is summed in the same order (p = 0, 1, …, K-1) however the work is split
 // over rows or columns, so threads never change a result. The instruction set is chosen once at
 // run time (the caller passes it; it is clamped to what the CPU supports); each micro-kernel
@@ -15,60 +18,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-enum { KC = 256 };
-
-// The operand `[b | 0 | b2]` that rk_packed_b_panels_joined describes (`b` alone: gap = split = n).
-typedef struct {
-    const float *b, *b2, *b2_tail;
-    long ldb, gap, split, ldb2, b2_rows;
-} joined_source;
-
-struct rk_packed_b {
-    long k, n, panels;
-    rk_isa isa;
-    int nr;
-    float *data;        // for each KC block: for each panel: [kc][nr], zero-padded past n; NULL for a view
-    joined_source src;  // a view's operand, read in place
-};
-
-static rk_isa best_isa = (rk_isa)-1;  // detected once; benign race (every thread computes the same value)
-
-rk_isa rk_best_isa(void) {
-    if ((int)best_isa < 0) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f")) best_isa = RK_ISA_AVX512;
-        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best_isa = RK_ISA_AVX2;
-        else best_isa = RK_ISA_SCALAR;
-#elif defined(__aarch64__)
-        best_isa = RK_ISA_NEON;
-#else
-        best_isa = RK_ISA_SCALAR;
-#endif
-    }
-    return best_isa;
-}
-
-rk_isa rk_supported_isa(rk_isa isa) {
-    rk_isa best = rk_best_isa();
-    if (isa == RK_ISA_SCALAR || isa == best) return isa;
-    if (best != RK_ISA_NEON && isa != RK_ISA_NEON && isa < best) return isa;  // a lower x86 level
-    return RK_ISA_SCALAR;
-}
-
-static const rk_kernel *kernel_for(rk_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__)
-    case RK_ISA_AVX512: return &rk_kernel_avx512;
-    case RK_ISA_AVX2: return &rk_kernel_avx2;
-#endif
-#if defined(__aarch64__)
-    case RK_ISA_NEON: return &rk_kernel_neon;
-#endif
-    default: return &rk_kernel_scalar;
-    }
-}
 
 static long min_l(long a, long b) { return a < b ? a : b; }
 
@@ -85,98 +34,6 @@ static void panel_rows(long mc, int mr, long i, long *start, int *rows) {
     const long panels = (mc + mr - 1) / mr, base = mc / panels, extra = mc % panels;
     *start = i * base + min_l(i, extra);
     *rows = (int)(base + (i < extra));
-}
-
-rk_packed_b *rk_packed_b_new(long k, long n, rk_isa isa) {
-    rk_packed_b *pb = malloc(sizeof *pb);
-    if (!pb) return NULL;
-    pb->isa = rk_supported_isa(isa);
-    pb->nr = kernel_for(pb->isa)->nr;
-    pb->k = k;
-    pb->n = n;
-    pb->panels = (n + pb->nr - 1) / pb->nr;
-    pb->data = aligned_alloc(64, (size_t)((k * pb->panels * pb->nr * sizeof(float) + 63) / 64 * 64 + 64));
-    if (!pb->data) { free(pb); return NULL; }
-    return pb;
-}
-
-long rk_packed_b_panel_count(const rk_packed_b *pb) { return pb->panels; }
-
-int rk_panel_width(rk_isa isa) { return kernel_for(rk_supported_isa(isa))->nr; }
-
-// Rows k0..<k0+kc of column panel p (nr wide) of `[b | 0 | b2]` into dst `[kc][nr]`: columns j < gap
-// from `b` (`[K, N]`, or `[N, K]` when `trans_b`), zeros up to `split`, the rest (row-major only)
-// from `b2`, column j - split, its rows from `b2_rows` on at `b2_tail`; zeros past n.
-static void pack_panel(float *dst, int nr, long n, long k0, long kc, long p, const joined_source *s, int trans_b) {
-    const long col0 = p * nr, col1 = col0 + nr;
-    if (trans_b) {  // `b` stored [N, K] (never joined): element by element
-        for (long kk = 0; kk < kc; kk++) {
-            for (int j = 0; j < nr; j++) {
-                const long col = col0 + j;
-                dst[kk * nr + j] = col >= n ? 0.0f : s->b[col * s->ldb + k0 + kk];
-            }
-        }
-        return;
-    }
-    // Row-major sources: each row of the panel in pieces, columns a0..<a1 from `b` and c0..<c1 from
-    // `b2`, zeros around them (the gap before `split`, the columns past n).
-    const long a0 = col0, a1 = min_l(col1, s->gap);
-    const long c0 = col0 > s->split ? col0 : s->split, c1 = min_l(col1, n);
-    const long copied = (a1 > a0 ? a1 - a0 : 0) + (c1 > c0 ? c1 - c0 : 0);
-    for (long kk = 0; kk < kc; kk++) {
-        float *row = dst + kk * nr;
-        if (copied < nr) memset(row, 0, (size_t)nr * sizeof(float));
-        if (a1 > a0) memcpy(row, s->b + (k0 + kk) * s->ldb + a0, (size_t)(a1 - a0) * sizeof(float));
-        if (c1 > c0) {
-            const long r = k0 + kk;
-            const float *row2 = r < s->b2_rows ? s->b2 + r * s->ldb2 : s->b2_tail + (r - s->b2_rows) * s->ldb2;
-            memcpy(row + (c0 - col0), row2 + c0 - s->split, (size_t)(c1 - c0) * sizeof(float));
-        }
-    }
-}
-
-// Column panels p0..<p1 of the operand into pb's storage, block by block of K.
-static void pack_panels(rk_packed_b *pb, const joined_source *s, int trans_b, long p0, long p1) {
-    const long width = pb->panels * pb->nr;
-    for (long k0 = 0; k0 < pb->k; k0 += KC) {
-        const long kc = min_l(KC, pb->k - k0);
-        for (long p = p0; p < p1; p++) pack_panel(pb->data + k0 * width + p * kc * pb->nr, pb->nr, pb->n, k0, kc, p, s, trans_b);
-    }
-}
-
-void rk_packed_b_panels(rk_packed_b *pb, const float *b, long ldb, int trans_b, long p0, long p1) {
-    const joined_source s = {b, NULL, NULL, ldb, pb->n, pb->n, 0, 0};
-    pack_panels(pb, &s, trans_b, p0, p1);
-}
-
-void rk_packed_b_panels_joined(rk_packed_b *pb, const float *b, long ldb, long gap, long split, const float *b2, long ldb2,
-                               long b2_rows, const float *b2_tail, long p0, long p1) {
-    const joined_source s = {b, b2, b2_tail, ldb, gap, split, ldb2, b2_rows};
-    pack_panels(pb, &s, 0, p0, p1);
-}
-
-rk_packed_b *rk_packed_b_view_joined(long k, long n, rk_isa isa, const float *b, long ldb, long gap, long split,
-                                     const float *b2, long ldb2, long b2_rows, const float *b2_tail) {
-    isa = rk_supported_isa(isa);
-    const rk_kernel *kern = kernel_for(isa);
-    if (!kern->tile_strided) return NULL;
-    rk_packed_b *pb = malloc(sizeof *pb);
-    if (!pb) return NULL;
-    *pb = (rk_packed_b){k, n, (n + kern->nr - 1) / kern->nr, isa, kern->nr, NULL,
-                        {b, b2, b2_tail, ldb, gap, split, ldb2, b2_rows}};
-    return pb;
-}
-
-rk_packed_b *rk_pack_b(const float *b, long k, long n, long ldb, int trans_b, rk_isa isa) {
-    rk_packed_b *pb = rk_packed_b_new(k, n, isa);
-    if (pb) rk_packed_b_panels(pb, b, ldb, trans_b, 0, pb->panels);
-    return pb;
-}
-
-void rk_packed_b_free(rk_packed_b *pb) {
-    if (!pb) return;
-    free(pb->data);
-    free(pb);
 }
 
 // A grow-only scratch buffer per thread for packing A.
@@ -238,7 +95,7 @@ static int view_block(const rk_packed_b *pb, long k0, long kc, long p0, long p1)
     float *dst = view_packed;
     for (long p = p0; p < p1; p++) {
         if (view_ld[p - p0]) continue;
-        pack_panel(dst, nr, pb->n, k0, kc, p, s, 0);
+        rk_pack_panel(dst, nr, pb->n, k0, kc, p, s, 0);
         view_at[p - p0] = dst;
         dst += kc * nr;
     }
@@ -267,9 +124,88 @@ static void add_panel_sums(float *sums, const float *panel, int mr, int rows, lo
     for (int r = 0; r < rows; r++) sums[r] = s[r];
 }
 
+// Rows r0..<r0+rows of row-major A, columns k0..<k0+kc, into a [kc][mr] panel, zero-padded.
+static void pack_a_rows(const rk_kernel *kern, float *dst, const float *a, long lda, long r0, int rows, long k0, long kc) {
+    if (kern->pack_a) {
+        kern->pack_a(dst, a + r0 * lda + k0, lda, 0, rows, kc);
+        return;
+    }
+    for (long kk = 0; kk < kc; kk++) {
+        for (int r = 0; r < kern->mr; r++) dst[kk * kern->mr + r] = r < rows ? a[(r0 + r) * lda + k0 + kk] : 0.0f;
+    }
+}
+
+// The time loops' products (one block of rows of a row-major A, B packed): column panel by column
+// panel, each with all its blocks of K in turn, forwards or (`descending`) backwards. A loop that
+// alternates the two per step starts each step on the panels the last one ended on, which are
+// still in L2 when the weights are larger than it; walked the same way every step, each panel
+// had been evicted by the time it came round again. Every tile sums its blocks of K in order, as
+// rk_sgemm_packed below, so the result is the same bit for bit.
+static void sgemm_one_block(float *c, long ldc, const float *a, long lda, long m, const rk_packed_b *pb,
+                            const rk_kernel *kern, long n0, long n1, long groups, long group_stride, int accumulate,
+                            const float *bias, int prefetch_b, float *row_sums, int descending) {
+    const int mr = kern->mr, nr = pb->nr, direct = m <= kern->wide_rows;
+    const long width = pb->panels * nr, k = pb->k, panels_a = (m + mr - 1) / mr;
+    float *packed_a = NULL;  // each block of K: [panel][kc][mr], the blocks KC · panels_a · mr floats apart
+    if (!direct) {
+        packed_a = scratch_buffer((size_t)(panels_a * mr * k));
+        if (!packed_a) abort();
+        for (long k0 = 0; k0 < k; k0 += KC) {
+            for (long q = 0; q < panels_a; q++) {
+                long ir;
+                int rows;
+                panel_rows(m, mr, q, &ir, &rows);
+                float *panel = packed_a + k0 * panels_a * mr + q * mr * min_l(KC, k - k0);
+                pack_a_rows(kern, panel, a, lda, ir, rows, k0, min_l(KC, k - k0));
+                if (row_sums) add_panel_sums(row_sums + ir, panel, mr, rows, min_l(KC, k - k0));
+            }
+        }
+    }
+    for (long r = 0; r < m && row_sums && direct; r++) {
+        for (long kk = 0; kk < k; kk++) row_sums[r] += a[r * lda + kk];
+    }
+    const long per_call = direct ? 4 : 1;  // panels per kernel call
+    for (long gi = 0; gi < groups; gi++) {
+        const long g = descending ? groups - 1 - gi : gi;
+        const long g0 = n0 + g * group_stride, g1 = min_l(n1 + g * group_stride, pb->n);
+        if (g0 >= g1) continue;
+        const long first = g0 / nr, calls = ((g1 + nr - 1) / nr - first + per_call - 1) / per_call;
+        for (long ci = 0; ci < calls; ci++) {
+            const long p = first + (descending ? calls - 1 - ci : ci) * per_call;
+            const int panels = (int)min_l(per_call, (g1 + nr - 1) / nr - p);
+            const long col0 = p * nr, last = (p + panels - 1) * nr;
+            const int jlo = (int)(g0 > col0 ? g0 - col0 : 0), jhi = (int)(g1 < last + nr ? g1 - last : nr);
+            for (long k0 = 0; k0 < k; k0 += KC) {
+                const long kc = min_l(KC, k - k0);
+                const int beta = accumulate || k0 > 0;
+                const float *bpanel = pb->data + k0 * width + p * kc * nr, *bias_tile = !beta && bias ? bias + col0 : NULL;
+                if (direct) {
+                    kern->wide(kc, a + k0, lda, bpanel, kc * nr, c + col0, ldc, (int)m, panels, jlo, jhi, beta, bias_tile);
+                    continue;
+                }
+                // The next panel this walk reads (its next block of K, else the next panel's first), into L2.
+                const long pn = descending ? p - 1 : p + 1;
+                const float *next = k0 + KC < k ? pb->data + (k0 + KC) * width + p * min_l(KC, k - k0 - KC) * nr
+                                    : ci + 1 < calls ? pb->data + pn * min_l(KC, k) * nr : NULL;
+                for (long q = 0; q < panels_a; q++) {
+                    long ir;
+                    int rows;
+                    panel_rows(m, mr, q, &ir, &rows);
+                    const float *apanel = packed_a + k0 * panels_a * mr + q * mr * kc;
+                    float *ctile = c + ir * ldc + col0;
+                    if (prefetch_b && q == 0 && next && kern->tile_prefetch)
+                        kern->tile_prefetch(kc, apanel, bpanel, ctile, ldc, rows, jlo, jhi, beta, bias_tile, next);
+                    else
+                        kern->tile(kc, apanel, bpanel, ctile, ldc, rows, jlo, jhi, beta, bias_tile);
+                }
+            }
+        }
+    }
+}
+
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
                      long n0, long n1, long groups, long group_stride, int accumulate, const float *bias, int prefetch_b,
-                     float *row_sums, const rk_second_output *second) {
+                     float *row_sums, const rk_second_output *second, int descending) {
     if (m <= 0 || n0 >= n1 || groups < 1) return;
     if (pb->k == 0) {
         for (long i = 0; i < m && !accumulate; i++) {
@@ -283,20 +219,21 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
         }
         return;
     }
-    const rk_kernel *kern = kernel_for(pb->isa);
+    const rk_kernel *kern = rk_kernel_for(pb->isa);
+    if (m <= kern->mc && !trans_a && !second && pb->data) {  // few rows: A packed once, or read in place
+        sgemm_one_block(c, ldc, a, lda, m, pb, kern, n0, n1, groups, group_stride, accumulate, bias, prefetch_b, row_sums,
+                        descending);
+        return;
+    }
     const int mr = kern->mr, nr = pb->nr;
     const long mc_max = kern->mc;
     const long width = pb->panels * nr;
-    // A few rows of a row-major operand (a batch of 1 to 3) are read in place by the kernels that
-    // can; otherwise A is packed per block (faster for many rows: contiguous broadcasts, no
-    // cache-set conflicts between rows).
-    // (A second output always packs A: its panels are written by the tile kernel.)
-    const int view = pb->data == NULL;  // read in place (never by the few-row kernel: its panels are a stride apart)
-    const int direct = !trans_a && m <= kern->wide_rows && !second && !view;
+    // A is packed per block (contiguous broadcasts, no cache-set conflicts between rows).
+    const int view = pb->data == NULL;
     // A view's panels that the column groups read: p_first..<p_last.
     const long p_first = n0 / nr, p_last = (min_l(n1 + (groups - 1) * group_stride, pb->n) + nr - 1) / nr;
-    float *packed_a = direct ? NULL : scratch_buffer((size_t)((mc_max + mr) * KC));
-    if (!direct && !packed_a) abort();
+    float *packed_a = scratch_buffer((size_t)((mc_max + mr) * KC));
+    if (!packed_a) abort();
     for (long k0 = 0; k0 < pb->k; k0 += KC) {
         const long kc = min_l(KC, pb->k - k0);
         const int beta = accumulate || k0 > 0;
@@ -321,7 +258,7 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                     }
                 }
             }
-            for (long q = 0; q < panels_a && !direct && !by_k; q++) {
+            for (long q = 0; q < panels_a && !by_k; q++) {
                 float *dst = packed_a + q * mr * kc;
                 long ir;
                 int rows;
@@ -341,28 +278,16 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                 }
             }
             // Σ_p op(a)[i, p], in order of p: from the packed panels (in cache), or from a in place.
-            for (long q = 0; q < panels_a && row_sums && !direct; q++) {
+            for (long q = 0; q < panels_a && row_sums; q++) {
                 long ir;
                 int rows;
                 panel_rows(mc, mr, q, &ir, &rows);
                 add_panel_sums(row_sums + i0 + ir, packed_a + q * mr * kc, mr, rows, kc);
             }
-            for (long r = 0; r < mc && row_sums && direct; r++) {
-                for (long kk = 0; kk < kc; kk++) row_sums[i0 + r] += a[(i0 + r) * lda + k0 + kk];
-            }
             for (long g = 0; g < groups; g++) {  // each group of columns: [n0, n1) + g · group_stride
                 const long g0 = n0 + g * group_stride, g1 = min_l(n1 + g * group_stride, pb->n);
                 const long p1 = (g1 + nr - 1) / nr;
-                long p = g0 / nr;
-                while (direct && p < p1) {  // few rows: up to four panels per call, A in place
-                    const int panels = (int)min_l(4, p1 - p);
-                    const long col0 = p * nr, last = (p + panels - 1) * nr;
-                    kern->wide(kc, a + i0 * lda + k0, lda, bblock + p * kc * nr, kc * nr, c + i0 * ldc + col0, ldc, (int)mc,
-                               panels, (int)(g0 > col0 ? g0 - col0 : 0), (int)(g1 < last + nr ? g1 - last : nr), beta,
-                               !beta && bias ? bias + col0 : NULL);
-                    p += panels;
-                }
-                for (; p < p1; p++) {
+                for (long p = g0 / nr; p < p1; p++) {
                     const long col0 = p * nr;
                     const int jlo = (int)(g0 > col0 ? g0 - col0 : 0);
                     const int jhi = (int)(g1 < col0 + nr ? g1 - col0 : nr);
@@ -397,6 +322,6 @@ void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long
     if (m <= 0 || n <= 0) return;
     rk_packed_b *pb = rk_pack_b(b, k, n, ldb, 0, isa);
     if (!pb) abort();
-    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, 1, 0, accumulate, NULL, 0, NULL, NULL);
+    rk_sgemm_packed(c, ldc, a, lda, 0, m, pb, 0, n, 1, 0, accumulate, NULL, 0, NULL, NULL, 0);
     rk_packed_b_free(pb);
 }

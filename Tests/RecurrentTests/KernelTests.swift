@@ -95,6 +95,55 @@ import Testing
         return products
     }
 
+    /// The time loops' products walk a few rows' column panels forwards or backwards (alternating per
+    /// step), each panel with all its blocks of K in turn: both walks, with and without prefetching,
+    /// give the same bits as those rows inside a product of many rows (blocks of K outermost), for
+    /// several blocks of K, column ranges at a stride, a bias, and accumulation.
+    @Test(arguments: instructionSets, [1, 2, 3, 5, 13, 40, 96])
+    func bothWalksMatchTheBlockedProduct(_ isa: InstructionSet, _ m: Int) {
+        Kernels.$instructionSet.withValue(isa) {
+            let (n, k, many) = (297, 600, 150)  // 600: three blocks of K (256, 256, 88)
+            let b = testValues(n * k, seed: 12), bias = testValues(n, seed: 13), a = testValues(many * k, seed: 14)
+            let start = testValues(many * n, seed: 15)
+            let full = exact(Array(a[0..<(m * k)]), b, m: m, n: n, k: k, ta: false, tb: true)
+            let packed = PackedMatrix(b, k: k, n: n, transposed: true)
+            for (columns, groups, stride) in [(0..<297, 1, 0), (13..<70, 4, 74), (31..<33, 2, 32), (40..<99, 3, 99)] {
+                for accumulate in [false, true] {
+                    func product(rows: Int, descending: Bool, l2: Int) -> [Float] {
+                        var c = start
+                        Kernels.$l2CacheBytes.withValue(l2) {
+                            c.withMutablePointer { c in a.withPointer { a in bias.withPointer { bias in
+                                packed.multiply(into: c, ldc: n, a, lda: k, m: rows, columns: columns, groups: groups,
+                                                groupStride: stride, accumulate: accumulate, bias: accumulate ? nil : bias,
+                                                descending: descending)
+                            } } }
+                        }
+                        return Array(c[0..<(m * n)])
+                    }
+                    let blocked = product(rows: many, descending: false, l2: Int.max)
+                    let name = "\(isa) m=\(m) columns \(columns) × \(groups) every \(stride) accumulate \(accumulate)"
+                    for descending in [false, true] {
+                        for l2 in [0, Int.max] {
+                            let walked = product(rows: m, descending: descending, l2: l2)
+                            let differing = zip(walked, blocked).filter { $0 != $1 }.count
+                            #expect(differing == 0, "\(name) descending \(descending) L2 \(l2): \(differing) of \(m * n) differ")
+                        }
+                    }
+                    var worst: Float = 0  // and the values themselves, against the reference in Double
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            let written = (0..<groups).contains { columns.contains(j - $0 * stride) }
+                            let base = accumulate ? Double(start[i * n + j]) : Double(bias[j])
+                            let want = written ? Float(full[i * n + j] + base) : start[i * n + j]
+                            worst = max(worst, abs(blocked[i * n + j] - want))
+                        }
+                    }
+                    #expect(worst <= 2e-7 * Float(k), "\(name): max error \(worst)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: instructionSets)
     func activationsMatchFoundation(_ isa: InstructionSet) {
         // A dense sweep of [-20, 20], tiny values, the switch point of tanh, saturation and extremes.

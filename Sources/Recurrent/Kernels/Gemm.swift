@@ -239,11 +239,12 @@ final class PackedMatrix: @unchecked Sendable {
     /// With `second` (rows `ldc2` apart), the columns of a joined operand's `b₂` go there (from
     /// its column 0), and the padding columns before them nowhere. With `groups` > 1, the columns
     /// are `columns + g · groupStride` for each `g < groups` (one thread's units of every gate), in
-    /// one call.
+    /// one call. With `descending`, the column panels are walked last to first (the same result;
+    /// a time loop alternates it per step, see `sgemm_one_block`).
     func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                   m: Int, columns: Range<Int>, groups: Int = 1, groupStride: Int = 0, accumulate: Bool,
                   bias: UnsafePointer<Float>? = nil, rowSums: UnsafeMutablePointer<Float>? = nil,
-                  second: UnsafeMutablePointer<Float>? = nil, ldc2: Int = 0) {
+                  second: UnsafeMutablePointer<Float>? = nil, ldc2: Int = 0, descending: Bool = false) {
         if m == 0 || columns.isEmpty || groups < 1 { return }
         switch backend {
         case .reference:
@@ -269,7 +270,7 @@ final class PackedMatrix: @unchecked Sendable {
             withUnsafePointer(to: &output) { output in
                 rk_sgemm_packed(c, ldc, a, lda, transposeA ? 1 : 0, m, packed, columns.lowerBound, columns.upperBound,
                                 groups, groupStride, accumulate ? 1 : 0, bias, prefetch ? 1 : 0, rowSums,
-                                second == nil ? nil : output)
+                                second == nil ? nil : output, descending ? 1 : 0)
             }
         }
     }

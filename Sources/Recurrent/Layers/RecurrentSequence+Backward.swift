@@ -55,7 +55,8 @@ extension RecurrentSequence {
                         // Every unit's dgh is needed for each column of dhₛ: a second phase after a barrier.
                         barrier.wait(participants: parts, crossing: 2 * n + 1)
                         let columns = unitPartition(Ho, part, parts)
-                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s), lda: GH, m: B, columns: columns, accumulate: true)
+                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s), lda: GH, m: B, columns: columns, accumulate: true,
+                                           descending: s % 2 == 1)
                         barrier.wait(participants: parts, crossing: 2 * n + 2)
                     }
                 }
@@ -94,7 +95,7 @@ extension RecurrentSequence {
                                           batch: nb, hidden: H, units: 0..<H)
                         // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
                         recurrent.multiply(into: dhPrev, ldc: Ho, stream ? stepH : dghRows, lda: GH, m: nb, columns: 0..<Ho,
-                                           accumulate: true)
+                                           accumulate: true, descending: s % 2 == 1)
                         if stream {
                             Kernels.copyToHistory(dgxRows, stepX, count: nb * GH)
                             if !shared { Kernels.copyToHistory(dghRows, stepH, count: nb * GH) }

@@ -247,7 +247,7 @@ final class RecurrentSequence: FusedFunction {
                 let ghRows = gh + b0 * GH
                 // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H] (bₕₕ only in the unfolded gates, the GRU's n)
                 recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false,
-                                   bias: hiddenBias)
+                                   bias: hiddenBias, descending: s % 2 == 1)
                 let m = hasProjection ? ms + (slot(s) * B + b0) * H : hNext
                 cell.step(h: m, c: cell.hasCellState ? cs + (state(s + 1) * B + b0) * H : nil,
                           cache: cache + (slot(s) * B + b0) * width, gx: gxRows, gh: ghRows,
@@ -263,7 +263,7 @@ final class RecurrentSequence: FusedFunction {
                 let hPrev = hState(s, out), hNext = hState(s + 1, out)
                 // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ for every gate g, in one call
                 recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: units, groups: cell.gateCount,
-                                   groupStride: H, accumulate: false, bias: hiddenBias)
+                                   groupStride: H, accumulate: false, bias: hiddenBias, descending: s % 2 == 1)
                 cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
                           gx: gx + (t - t0) * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
                           batch: B, hidden: H, units: units, streamCache: streamCache)

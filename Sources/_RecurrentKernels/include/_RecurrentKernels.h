@@ -69,7 +69,7 @@ typedef struct {
 /// read or packed once for all of them.
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
                      long n0, long n1, long groups, long group_stride, int accumulate, const float *bias, int prefetch_b,
-                     float *row_sums, const rk_second_output *second);
+                     float *row_sums, const rk_second_output *second, int descending);
 
 /// c = a · b (or c += …) for row-major dense operands with row strides; a: [M, K], b: [K, N].
 void rk_sgemm(float *c, long ldc, const float *a, long lda, const float *b, long ldb,
