@@ -263,18 +263,15 @@ void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, 
                 long ir;
                 int rows;
                 panel_rows(mc, mr, q, &ir, &rows);
-                if (kern->pack_a) {
-                    kern->pack_a(dst, trans_a ? a + k0 * lda + i0 + ir : a + (i0 + ir) * lda + k0, lda, trans_a, rows, kc);
-                    continue;
-                }
-                for (long kk = 0; kk < kc; kk++) {
-                    if (trans_a) {
+                if (!trans_a) {
+                    pack_a_rows(kern, dst, a, lda, i0 + ir, rows, k0, kc);
+                } else if (kern->pack_a) {
+                    kern->pack_a(dst, a + k0 * lda + i0 + ir, lda, 1, rows, kc);
+                } else {
+                    for (long kk = 0; kk < kc; kk++) {
                         const float *src = a + (k0 + kk) * lda + i0 + ir;  // a column of op(a) is a row of a
-                        for (int r = 0; r < rows; r++) dst[kk * mr + r] = src[r];
-                    } else {
-                        for (int r = 0; r < rows; r++) dst[kk * mr + r] = a[(i0 + ir + r) * lda + k0 + kk];
+                        for (int r = 0; r < mr; r++) dst[kk * mr + r] = r < rows ? src[r] : 0.0f;
                     }
-                    for (int r = rows; r < mr; r++) dst[kk * mr + r] = 0.0f;
                 }
             }
             // Σ_p op(a)[i, p], in order of p: from the packed panels (in cache), or from a in place.
