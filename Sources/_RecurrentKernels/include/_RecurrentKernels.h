@@ -66,7 +66,9 @@ typedef struct {
 /// (else NULL), the columns from `second->from` on go there instead (both weight gradients of one
 /// product straight into their own matrices). With `groups` > 1, the columns are `groups` ranges
 /// [n0 + g·group_stride, n1 + g·group_stride) (a thread's units of every gate), in one call: A is
-/// read or packed once for all of them.
+/// read or packed once for all of them. With `descending`, a product of up to one block of rows
+/// (a time loop's step) takes its column panels last to first, the same result bit for bit: a
+/// loop that alternates it per step starts each step on the panels still in L2.
 void rk_sgemm_packed(float *c, long ldc, const float *a, long lda, int trans_a, long m, const rk_packed_b *pb,
                      long n0, long n1, long groups, long group_stride, int accumulate, const float *bias, int prefetch_b,
                      float *row_sums, const rk_second_output *second, int descending);
