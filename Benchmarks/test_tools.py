@@ -52,14 +52,16 @@ class TargetsTests(unittest.TestCase):
         done = self.targets(table())
         self.assertEqual(done.returncode, 0, done.stderr)
         lines = done.stdout.splitlines()
-        self.assertEqual(lines[0], "FMA ceiling: 400 GFLOP/s")
-        # 1.3× of ORT's 22 ms needs 16.92 ms; 6.71 GFLOP in that time is 99% of 400 GFLOP/s.
-        self.assertIn("| medium | forward | 1.3× ORT | 1.10× | no | 16.92 ms | 99% |", lines)
-        self.assertIn("| medium | forward | 65% of product rate | 70% | yes | — | — |", lines)
-        self.assertIn("| large | train | 1.5× PyTorch | 1.60× | yes | 106.67 ms | — |", lines)
-        self.assertIn("| large | train | peak memory ≤ PyTorch | 150 / 700 MB | yes | — | — |", lines)
-        self.assertIn("| gru | train | 2.0× PyTorch | 1.90× | no | 47.50 ms | 79% |", lines)
-        self.assertIn("| gru | train | peak memory ≤ PyTorch | 800 / 700 MB | no | — | — |", lines)
+        self.assertEqual(lines[0], "Matrix-product rate: 326 GFLOP/s; FMA ceiling: 400 GFLOP/s")
+        # 1.3× of ORT's 22 ms needs 16.92 ms; 6.71 GFLOP in that time is 397 GFLOP/s: 122% of the
+        # product rate (326) and 99% of the ceiling (400).
+        self.assertIn("| medium | forward | 1.3× ORT | 1.10× | no | 16.92 ms | 122% | 99% |", lines)
+        self.assertIn("| medium | forward | 65% of product rate | 70% | yes | — | — | — |", lines)
+        self.assertIn("| large | train | 1.5× PyTorch | 1.60× | yes | 106.67 ms | — | — |", lines)
+        self.assertIn("| large | train | peak memory ≤ PyTorch | 150 / 700 MB | yes | — | — | — |", lines)
+        # 15 GFLOP in 47.5 ms: 316 GFLOP/s, 97% of 326 and 79% of 400.
+        self.assertIn("| gru | train | 2.0× PyTorch | 1.90× | no | 47.50 ms | 97% | 79% |", lines)
+        self.assertIn("| gru | train | peak memory ≤ PyTorch | 800 / 700 MB | no | — | — | — |", lines)
 
     def assertOneLineError(self, done, *fragments):
         self.assertNotEqual(done.returncode, 0)
@@ -75,6 +77,8 @@ class TargetsTests(unittest.TestCase):
     def test_a_file_without_a_table_is_one_line(self):
         self.assertOneLineError(self.targets("# Notes\n\nNo table here.\n"), "is not a table from `compare.py")
         self.assertOneLineError(self.targets(RATE_LINE + "\n"), "is not a table")  # the rate line alone
+        without_product_rate = table().replace("The machine's rate is the highest of the three, 326 GFLOP/s", "")
+        self.assertOneLineError(self.targets(without_product_rate), "is not a table", "no rate lines")
 
     def test_a_row_that_does_not_parse_is_one_line_and_nothing_else(self):
         broken = ROWS[:2] + [ROWS[2].replace("1.90×", "n/a×")]
