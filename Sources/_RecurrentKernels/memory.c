@@ -19,3 +19,33 @@ int rk_keep_freed_memory(void) {
     return 0;
 #endif
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
+unsigned rk_denormals_flushed_begin(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    const unsigned saved = _mm_getcsr();
+    _mm_setcsr(saved | 0x8040);  // FTZ (bit 15): results below FLT_MIN become 0; DAZ (bit 6): so do such inputs
+    return saved;
+#elif defined(__aarch64__)
+    unsigned long fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr | (1UL << 24)));  // FZ
+    return (unsigned)fpcr;
+#else
+    return 0;
+#endif
+}
+
+void rk_denormals_flushed_end(unsigned saved) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(saved);
+#elif defined(__aarch64__)
+    unsigned long fpcr = saved;
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr));
+#else
+    (void)saved;
+#endif
+}

@@ -17,16 +17,20 @@ public struct FileFormatError: Error, CustomStringConvertible, Equatable {
 
     /// `"<file>: <message>"`, or the message alone when there is no file; control characters and
     /// line breaks (say, in a tensor name) are shown as `\u{…}` escapes, so it is always one line.
-    public var description: String {
-        var line = ""
-        for u in (file.map { "\($0): \(message)" } ?? message).unicodeScalars {
-            switch u.properties.generalCategory {
-            case .control, .lineSeparator, .paragraphSeparator: line += "\\u{\(String(u.value, radix: 16, uppercase: true))}"
-            default: line.unicodeScalars.append(u)
-            }
+    public var description: String { oneLine(file.map { "\($0): \(message)" } ?? message) }
+}
+
+/// `text` with control characters and line breaks shown as `\u{…}` escapes, so that a message
+/// quoting a name from a file stays on one line.
+func oneLine(_ text: String) -> String {
+    var line = ""
+    for u in text.unicodeScalars {
+        switch u.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: line += "\\u{\(String(u.value, radix: 16, uppercase: true))}"
+        default: line.unicodeScalars.append(u)
         }
-        return line
     }
+    return line
 }
 
 /// `name` for a message: at most 100 characters, longer ones shortened with "...".

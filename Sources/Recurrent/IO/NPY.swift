@@ -2,8 +2,9 @@ import Foundation
 
 /// NumPy's `.npy` format.
 ///
-/// Reading accepts format versions 1.0, 2.0 and 3.0 holding little-endian floats, `'<f4'`, `'<f8'`
-/// or `'<f2'` (converted to Float32), in C order. Fortran order is refused unless it lays the
+/// Reading accepts format versions 1.0, 2.0 and 3.0 holding little-endian floats (`'<f4'`, `'<f8'`,
+/// `'<f2'`), integers (`'<i8'` … `'|u1'`, for class labels and indices) or booleans, converted to
+/// Float32 (integers beyond ±2²⁴ round to the nearest Float32), in C order. Fortran order is refused unless it lays the
 /// values out as C order would (at most one axis longer than 1); big-endian data and every other
 /// dtype are refused by name, and the data must be exactly as long as the shape says.
 ///
@@ -92,9 +93,19 @@ public enum NPY {
         case "<f4": dtype = .f32
         case "<f8": dtype = .f64
         case "<f2": dtype = .f16
-        case ">f2", ">f4", ">f8":
+        // Integers (class labels, token indices, lengths) and booleans, converted to Float32.
+        case "<i8": dtype = .i64
+        case "<i4": dtype = .i32
+        case "<i2": dtype = .i16
+        case "|i1", "<i1": dtype = .i8
+        case "<u8": dtype = .u64
+        case "<u4": dtype = .u32
+        case "<u2": dtype = .u16
+        case "|u1", "<u1": dtype = .u8
+        case "|b1": dtype = .bool
+        case ">f2", ">f4", ">f8", ">i2", ">i4", ">i8", ">u2", ">u4", ">u8":
             throw FileFormatError("big-endian dtype '\(shown(descr))' is not supported; save it little-endian, e.g. arr.astype('<\(descr.dropFirst())')")
-        default: throw FileFormatError("unsupported dtype '\(shown(descr))'; expected little-endian float16, float32 or float64 ('<f2', '<f4', '<f8')")
+        default: throw FileFormatError("unsupported dtype '\(shown(descr))'; expected little-endian floats ('<f2', '<f4', '<f8'), integers ('<i8', '<i4', '<i2', '|i1', '<u8', '<u4', '<u2', '|u1') or booleans ('|b1')")
         }
         // Column-major order only differs from row-major when two or more axes are longer than 1.
         guard !fortran || shape.filter({ $0 > 1 }).count <= 1 else {

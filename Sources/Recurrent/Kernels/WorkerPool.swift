@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import _RecurrentKernels
 
 /// A persistent pool of worker threads with a cheap fork-join, for the kernels' parallelism: the
 /// recurrent loop dispatches once per sequence and its threads meet per step at a
@@ -42,6 +43,11 @@ final class WorkerPool: @unchecked Sendable {
     /// inside a running task execute inline with `n = 1`.
     func run(upTo wanted: Int, _ body: (Int, Int) -> Void) {
         let n = min(wanted, Kernels.threadCount.withLock { $0 })
+        // Subnormal floats take a slow path through the FPU (measured: the demo's plain RNN, whose
+        // gradients vanish into that range, ran 7× slower in its last thousand steps); the
+        // kernels flush them to zero, on this thread for the call and on the workers always.
+        let control = rk_denormals_flushed_begin()
+        defer { rk_denormals_flushed_end(control) }
         if n <= 1 || Self.insideKey.isSet {
             body(0, 1)
             return
@@ -85,6 +91,7 @@ final class WorkerPool: @unchecked Sendable {
 
     private func workerLoop(index: Int, worker: Worker, seen start: Int) {
         Self.insideKey.set(true)
+        _ = rk_denormals_flushed_begin()  // for the thread's life (see `run`)
         var seen = start
         while true {
             var spins = 0

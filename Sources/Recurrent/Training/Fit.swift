@@ -52,10 +52,10 @@ public func fit(
     model.train()
     defer { model.eval() }
     let params = model.parameters
-    var optimizer: any Optimizer = switch c.optimizer {
-    case .sgd: SGD(parameters: params, learningRate: c.learningRate, momentum: c.momentum, weightDecay: c.weightDecay ?? 0)
-    case .adam: Adam(parameters: params, learningRate: c.learningRate, weightDecay: c.weightDecay ?? 0)
-    case .adamw: Adam.adamW(parameters: params, learningRate: c.learningRate, weightDecay: c.weightDecay ?? 0.01)
+    var optimizer = try makeOptimizer(c.optimizer, parameters: params, learningRate: c.learningRate,
+                                      momentum: c.optimizer == .sgd ? c.momentum : 0, weightDecay: c.weightDecay)
+    if let maxNorm = c.clipGradNorm, !(maxNorm.isFinite && maxNorm > 0) {
+        throw RecurrentError.invalidValue("gradient clipping norm must be positive and finite, got \(maxNorm)")
     }
     let unbatched = input.rank == 2
     let batchFirst = model.architecture.batchFirst

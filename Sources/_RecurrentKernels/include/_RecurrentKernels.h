@@ -125,6 +125,11 @@ void rk_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *d
 /// the heap, and freed memory kept rather than given back to the system. Process-wide. Returns 1
 /// if it was applied, 0 where the C library has no such settings.
 int rk_keep_freed_memory(void);
+/// Sets this thread's floating-point control to flush subnormal results and inputs to zero (x86:
+/// MXCSR's FTZ and DAZ; AArch64: FPCR.FZ) and returns the previous setting for rk_denormals_flushed_end.
+unsigned rk_denormals_flushed_begin(void);
+/// Restores the setting rk_denormals_flushed_begin returned.
+void rk_denormals_flushed_end(unsigned saved);
 
 /// Runs `iterations` rounds of 12 independent register-only fused multiply-adds with the vectors
 /// of `isa` (clamped to the CPU) and returns the flops done; `sink` receives their sum (so the
