@@ -109,6 +109,9 @@ public enum Kernels {
 
     static let threadCount = Mutex(1)
 
+    /// How many threads the kernels may use (``setThreadCount(_:)``; default 1).
+    public static var threads: Int { threadCount.withLock { $0 } }
+
     /// The machine's fused multiply-add ceiling with the current ``instructionSet``, in flops per
     /// second: every pool thread (see ``setThreadCount(_:)``) runs `iterations` rounds of twelve
     /// register-only vector FMAs at once, with no memory traffic. No matrix product can run faster.

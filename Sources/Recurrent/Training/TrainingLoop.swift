@@ -52,7 +52,7 @@ public struct EpochSummary: Sendable, Equatable {
     public var trainingLoss: Float
     /// The validation loss after the epoch, when there is validation.
     public var validationLoss: Float?
-    /// Wall-clock seconds for the epoch's updates (without validation).
+    /// Wall-clock seconds for the epoch's updates (without validation and the step callbacks).
     public var seconds: Double
 }
 
@@ -131,7 +131,7 @@ public struct TrainingLoop {
         for epoch in 1...options.epochs {
             let batches = epochBatches(sampleCount: sampleCount)
             let start = Date()
-            var total: Double = 0
+            var total: Double = 0, callbackSeconds: Double = 0
             for (index, batch) in batches.enumerated() {
                 optimizer.zeroGrad()
                 let value = try loss(batch)
@@ -144,10 +144,12 @@ public struct TrainingLoop {
                 optimizer.step()
                 total += Double(scalar) * Double(batch.count)
                 history.stepLosses.append(scalar)
+                let callbackStart = Date()
                 try onStep(epoch, index + 1, batches.count, scalar)
+                callbackSeconds += Date().timeIntervalSince(callbackStart)
             }
             var summary = EpochSummary(epoch: epoch, trainingLoss: Float(total / Double(sampleCount)), validationLoss: nil,
-                                       seconds: Date().timeIntervalSince(start))
+                                       seconds: Date().timeIntervalSince(start) - callbackSeconds)
             if let validationLoss {
                 let v = try validationLoss()
                 summary.validationLoss = v
