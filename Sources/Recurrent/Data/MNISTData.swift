@@ -39,15 +39,17 @@ public struct MNISTData: Sendable, Equatable {
         /// Every index must be in `0..<count` (a precondition).
         public func images(at indices: some Collection<Int>) -> [Float] {
             let size = rows * cols
-            var out = [Float]()
-            out.reserveCapacity(indices.count * size)
-            pixels.withUnsafeBufferPointer { p in
-                for i in indices {
-                    precondition(i >= 0 && i < count, "MNISTData.Split.images(at:): index \(i) is out of range 0..<\(count)")
-                    for k in (i * size)..<((i + 1) * size) { out.append(Float(p[k]) / 255) }
+            return [Float](unsafeUninitializedCapacity: indices.count * size) { out, initialized in
+                pixels.withUnsafeBufferPointer { p in
+                    var o = 0
+                    for i in indices {
+                        precondition(i >= 0 && i < count, "MNISTData.Split.images(at:): index \(i) is out of range 0..<\(count)")
+                        for k in 0..<size { out[o + k] = Float(p[i * size + k]) / 255 }
+                        o += size
+                    }
                 }
+                initialized = indices.count * size
             }
-            return out
         }
 
         /// The labels at `indices`, in order: the targets of `crossEntropy(logits:targets:)`.

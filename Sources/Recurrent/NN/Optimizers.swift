@@ -63,7 +63,10 @@ public struct SGD: Optimizer {
                 let b = buffers[index]!
                 if nesterov { for i in g.indices { g[i] += momentum * b[i] } } else { g = b }
             }
-            for i in g.indices { p.scalars[i] -= learningRate * g[i] }
+            let lr = learningRate
+            p.scalars.withUnsafeMutableBufferPointer { w in
+                g.withUnsafeBufferPointer { gg in for i in 0..<gg.count { w[i] -= lr * gg[i] } }
+            }
         }
     }
 }
@@ -130,16 +133,27 @@ public struct Adam: Optimizer {
             if weightDecay != 0 {
                 if decoupledWeightDecay {
                     let keep = 1 - learningRate * weightDecay
-                    for i in p.scalars.indices { p.scalars[i] *= keep }
+                    p.scalars.withUnsafeMutableBufferPointer { w in for i in 0..<w.count { w[i] *= keep } }
                 } else {
                     for i in g.indices { g[i] += weightDecay * p.scalars[i] }
                 }
             }
-            for i in g.indices {
-                m[index][i] += (1 - b1) * (g[i] - m[index][i])
-                v[index][i] = b2 * v[index][i] + (1 - b2) * g[i] * g[i]
-                let denominator = v[index][i].squareRoot() / Float(correction2Root) + epsilon
-                p.scalars[i] -= stepSize * m[index][i] / denominator
+            // Through buffer pointers: element-wise access to `p.scalars` would run its observer
+            // (and `m[index][i]` a uniqueness check) for every element (measured: 11% of an MNIST epoch).
+            let (root, eps) = (Float(correction2Root), epsilon)
+            p.scalars.withUnsafeMutableBufferPointer { w in
+                m[index].withUnsafeMutableBufferPointer { mm in
+                    v[index].withUnsafeMutableBufferPointer { vv in
+                        g.withUnsafeBufferPointer { gg in
+                            for i in 0..<gg.count {
+                                mm[i] += (1 - b1) * (gg[i] - mm[i])
+                                vv[i] = b2 * vv[i] + (1 - b2) * gg[i] * gg[i]
+                                let denominator = vv[i].squareRoot() / root + eps
+                                w[i] -= stepSize * mm[i] / denominator
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -61,20 +61,24 @@ func transposeScalars(_ x: [Float], shape: [Int], _ a0: Int, _ a1: Int) -> [Floa
     // View the shape as [outer, n0, mid, n1, inner] and swap n0 with n1.
     let outer = shape[..<lo].reduce(1, *), n0 = shape[lo], mid = shape[(lo + 1)..<hi].reduce(1, *)
     let n1 = shape[hi], inner = shape[(hi + 1)...].reduce(1, *)
-    var y = [Float](repeating: 0, count: x.count)
-    var dst = 0
-    for o in 0..<outer {
-        for j in 0..<n1 {
-            for m in 0..<mid {
-                for i in 0..<n0 {
-                    let src = ((((o * n0 + i) * mid + m) * n1 + j) * inner)
-                    for e in 0..<inner { y[dst + e] = x[src + e] }
-                    dst += inner
+    // Runs of `inner` contiguous floats copied through pointers (element-wise array access was 9%
+    // of a batch-first MNIST epoch).
+    return [Float](unsafeUninitializedCapacity: x.count) { y, initialized in
+        x.withUnsafeBufferPointer { x in
+            guard let src = x.baseAddress, var dst = y.baseAddress else { return }
+            for o in 0..<outer {
+                for j in 0..<n1 {
+                    for m in 0..<mid {
+                        for i in 0..<n0 {
+                            (dst).update(from: src + ((((o * n0 + i) * mid + m) * n1 + j) * inner), count: inner)
+                            dst += inner
+                        }
+                    }
                 }
             }
         }
+        initialized = x.count
     }
-    return y
 }
 
 // dx = g with the same axes swapped back; a swap is its own inverse.
