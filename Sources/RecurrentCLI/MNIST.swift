@@ -116,7 +116,7 @@ struct MNIST: ParsableCommand {
             "test_accuracy": subsetAccuracy, "test_accuracy_full": fullAccuracy, "epoch_seconds": epochSeconds,
             "train_loss": Double(history.epochs.last!.trainingLoss), "test_subset_loss": Double(history.epochs.last!.validationLoss!),
             "evaluation_seconds": evaluationSeconds, "parameters": model.parameterCount,
-            "threads": Kernels.threads, "epochs": history.epochs.count,
+            "threads": Kernels.threads, "epochs": history.epochs.count, "epoch_losses": history.epochs.map { Double($0.trainingLoss) },
         ])
     }
 

@@ -10,6 +10,8 @@ struct ModelOptions: ParsableArguments {
     var batchFirst = false
     @Option(help: "RNN nonlinearity, tanh or relu (cannot be inferred from weights; default tanh).")
     var nonlinearity: String?
+    @Option(help: "Where a head applies: every-step, or last-step (PyTorch's head(output[:, -1]); cannot be inferred from weights; default every-step).")
+    var head: String?
 
     func load() throws -> RecurrentModel {
         var n: Nonlinearity?
@@ -19,7 +21,15 @@ struct ModelOptions: ParsableArguments {
             }
             n = value
         }
-        return try RecurrentModel.load(from: URL(fileURLWithPath: model), nonlinearity: n, batchFirst: batchFirst ? true : nil)
+        var placement: ModelArchitecture.HeadPlacement?
+        if let head {
+            guard let value = ModelArchitecture.HeadPlacement(rawValue: head.replacingOccurrences(of: "-", with: "_")) else {
+                throw ValidationError("--head must be every-step or last-step, got '\(head)'")
+            }
+            placement = value
+        }
+        return try RecurrentModel.load(from: URL(fileURLWithPath: model), nonlinearity: n, batchFirst: batchFirst ? true : nil,
+                                       headPlacement: placement)
     }
 }
 
@@ -68,7 +78,7 @@ struct Run: ParsableCommand {
         discussion: "With --output OUT.npy only `output` (the recurrent layer's output, as PyTorch returns it) is written.")
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]).")
+    @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]); token indices [T, B] for a model with an embedding or one-hot input.")
     var input: String
     @Option(help: "Initial hidden state .npy, [D*L, B, H].")
     var h0: String?
