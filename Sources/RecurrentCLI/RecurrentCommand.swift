@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Recurrent
 
 @main
@@ -9,9 +10,18 @@ struct RecurrentCommand: ParsableCommand {
         subcommands: [Demo.self, MNIST.self, Forecast.self, CharLM.self, Inspect.self, Run.self, Fit.self, Bench.self])
 
     /// Every command trains or runs layers step by step: freed arrays are kept for reuse (see
-    /// ``Kernels/keepFreedMemory()``) before the command starts.
+    /// ``Kernels/keepFreedMemory()``) before the command starts. A failure is one line on standard
+    /// error (`Error: …`, no usage text after it) and a non-zero exit; `--help` prints as usual.
     static func main() {
         Kernels.keepFreedMemory()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) != .success else { exit(withError: error) }
+            let message = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
     }
 }
