@@ -73,7 +73,7 @@ import Testing
 
     enum Malformed: String, CaseIterable {
         case empty, onlyBlankLines, onlyBOM, emptyHeaderName, blankHeaderName, duplicateHeader, tooManyFields, tooFewFields
-        case blankLineInside, unterminatedQuote, textAfterQuote, missingColumn, twoFieldsOneColumn
+        case blankLineInside, unterminatedQuote, textAfterQuote, quoteInHeader, missingColumn, twoFieldsOneColumn
 
         var input: (text: String, column: String?, message: String) {
             switch self {
@@ -87,8 +87,9 @@ import Testing
             case .twoFieldsOneColumn: ("x\n\"a\nb\",\n", nil, "t.csv: line 2 has 2 fields but the header has 1 column")
             case .tooFewFields: ("a,b\n\"x\ny\",2\n3\n", nil, "t.csv: line 4 has 1 field but the header has 2 columns")
             case .blankLineInside: ("a,b\n1,2\n\n3,4\n", nil, "t.csv: line 3 is blank but the header has 2 columns")
-            case .unterminatedQuote: ("a,b\n1,\"open\n2,3\n", nil, "t.csv: line 2: the quoted field 2 is not closed (a \" is missing)")
-            case .textAfterQuote: ("a,b\n\"x\"y,2\n", nil, "t.csv: line 2: text after the closing quote of field 1 (write a \" inside a quoted field as \"\")")
+            case .unterminatedQuote: ("a,b\n1,\"open\n2,3\n", nil, "t.csv: line 2, column 'b': the quoted field is not closed (a \" is missing)")
+            case .textAfterQuote: ("a,b\n\"x\"y,2\n", nil, "t.csv: line 2, column 'a': text after the closing quote (write a \" inside a quoted field as \"\")")
+            case .quoteInHeader: ("a,\"b\"c\n", nil, "t.csv: line 1, field 2: text after the closing quote (write a \" inside a quoted field as \"\")")
             case .missingColumn: ("a,b c,d\n1,2,3\n", "z", "t.csv: no column 'z'; the columns are 'a', 'b c', 'd'")
             }
         }

@@ -61,7 +61,7 @@ func runGzip(_ arguments: [String], input: Data) throws -> Data {
         let data = try gzipFixture(name)
         #expect(Gzip.isGzip(data))
         #expect(Array(try Gzip.decompress(data)) == fixturePayload(n))
-        #expect(Array(try Gzip.decompress(data.dropFirst(0))) == fixturePayload(n), "a slice")
+        #expect(Array(try Gzip.decompress((Data([7]) + data).dropFirst())) == fixturePayload(n), "a slice not starting at 0")
     }
 
     /// The system gzip at every level, on the fixture payload and on random bytes (stored blocks).

@@ -34,6 +34,11 @@ public struct CSVTable: Sendable, Equatable {
         if utf8.starts(with: [0xEF, 0xBB, 0xBF]) { utf8.removeFirst(3) }
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
         func fail(_ message: String) -> FileFormatError { FileFormatError(file: file, message) }
+        /// Field `k` of the current row by its column's name once the header is known.
+        func fieldName(_ k: Int) -> String {
+            guard let header = records.first?.fields, k < header.count else { return "field \(k + 1)" }
+            return "column '\(shown(header[k]))'"
+        }
         var i = 0, line = 1
         while i < utf8.count {
             let recordLine = line
@@ -46,7 +51,7 @@ public struct CSVTable: Sendable, Equatable {
                     i += 1
                     while true {
                         guard i < utf8.count else {
-                            throw fail("line \(opened): the quoted field \(fields.count + 1) is not closed (a \" is missing)")
+                            throw fail("line \(opened), \(fieldName(fields.count)): the quoted field is not closed (a \" is missing)")
                         }
                         if utf8[i] == quote {
                             if i + 1 < utf8.count && utf8[i + 1] == quote {
@@ -62,7 +67,7 @@ public struct CSVTable: Sendable, Equatable {
                         i += 1
                     }
                     guard i == utf8.count || utf8[i] == comma || utf8[i] == cr || utf8[i] == lf else {
-                        throw fail("line \(line): text after the closing quote of field \(fields.count + 1) (write a \" inside a quoted field as \"\")")
+                        throw fail("line \(line), \(fieldName(fields.count)): text after the closing quote (write a \" inside a quoted field as \"\")")
                     }
                     fields.append(String(decoding: field, as: UTF8.self))
                 } else {

@@ -88,8 +88,8 @@ public struct Vocabulary: Equatable, Sendable {
     /// Two vocabularies are equal when they list the same scalars in the same order.
     public static func == (a: Vocabulary, b: Vocabulary) -> Bool { a.scalars == b.scalars }
 
-    /// `'x' (U+0078)`, or the code point alone with an escape for control and invisible
-    /// characters, so that a message stays on one readable line.
+    /// `'x' (U+0078)`; control and invisible characters escaped, as in `'\n' (U+000A)` or
+    /// `'\u{200B}' (U+200B)`, so that a message stays on one readable line.
     static func describe(_ s: Unicode.Scalar) -> String {
         let code = "U+" + String(repeating: "0", count: max(0, 4 - String(s.value, radix: 16).count)) + String(s.value, radix: 16, uppercase: true)
         let invisible = switch s.properties.generalCategory {
