@@ -6,6 +6,13 @@ import Testing
 /// must not change a single bit: every element is summed in the same order whatever the split.
 /// Every test that changes the process-wide thread count lives in this one serialized suite.
 @Suite(.serialized) struct ThreadingTests {
+    /// Before each test: the pool's back-off from a busy machine is off (other suites running at
+    /// the same time must not change how these tests split their work).
+    init() {
+        WorkerPool.shared.contention.isEnabled.store(false, ordering: .relaxed)
+        WorkerPool.shared.contention.skipsLeft.store(0, ordering: .relaxed)
+    }
+
     // Hidden sizes large enough for the unit split at batch 1 (4·512·512 multiply-adds per row).
     // Batch 40 splits rows and runs the input projection in chunks of 3 steps (7 = 3 + 3 + 1);
     // batch 6 over 60 steps splits units with the projection in chunks of 42 steps (60 = 42 + 18),
@@ -37,6 +44,44 @@ import Testing
         #expect(one[0] == one[1], "\(kind) B=\(batch): inference output differs from the recorded one")
         #expect(one == two, "\(kind) B=\(batch): 1 vs 2 threads differ in \(zip(one, two).filter { $0 != $1 }.count) tensors")
         #expect(one == three, "\(kind) B=\(batch): 1 vs 3 threads differ in \(zip(one, three).filter { $0 != $1 }.count) tensors")
+    }
+
+    /// While the pool backs off from a busy machine, everything runs on the calling thread, with
+    /// the same bits, and each dispatch counts the back-off down.
+    @Test(arguments: [1, 16])
+    func backingOffKeepsResults(batch: Int) throws {
+        Kernels.setThreadCount(2)
+        defer { Kernels.setThreadCount(1) }
+        let layer = withRandomSeed(4) { LSTM(inputSize: 5, hiddenSize: 64, numLayers: 2, bidirectional: true) }
+        let x = testTensor([6, batch, 5], seed: 2)
+        let normal = try layer.sequenceOutput(x).scalars
+        let contention = WorkerPool.shared.contention
+        contention.skipsLeft.store(1000, ordering: .relaxed)
+        defer { contention.skipsLeft.store(0, ordering: .relaxed) }
+        #expect(WorkerPool.availableThreads == 1)
+        let backedOff = try layer.sequenceOutput(x).scalars
+        #expect(contention.skipsLeft.load(ordering: .relaxed) < 1000, "dispatches count the back-off down")
+        #expect(backedOff == normal)
+    }
+
+    /// Workers that arrive late (a wait over 200 µs and longer than the caller's own work) or a
+    /// barrier that yields start a back-off that doubles each time, up to 4096 dispatches, and
+    /// shrinks again after dispatches on time.
+    @Test func lateWorkersStartABackoffThatGrows() {
+        let c = WorkerPool.Contention()
+        c.record(own: 1_000_000, wait: 300_000, yielded: false)   // waited, but less than it worked
+        #expect(c.skipsLeft.load(ordering: .relaxed) == 0)
+        c.record(own: 100_000, wait: 150_000, yielded: false)     // under 200 µs
+        #expect(c.skipsLeft.load(ordering: .relaxed) == 0)
+        c.record(own: 100_000, wait: 500_000, yielded: false)
+        #expect(c.skipsLeft.load(ordering: .relaxed) == 16)
+        c.record(own: 100_000, wait: 0, yielded: true)
+        #expect(c.skipsLeft.load(ordering: .relaxed) == 32)
+        for _ in 0..<20 { c.record(own: 1, wait: 1_000_000, yielded: false) }
+        #expect(c.skipsLeft.load(ordering: .relaxed) == 4096)
+        for _ in 0..<20 { c.record(own: 1_000_000, wait: 0, yielded: false) }
+        c.record(own: 1, wait: 1_000_000, yielded: false)
+        #expect(c.skipsLeft.load(ordering: .relaxed) == 16, "on-time dispatches shrink the next back-off")
     }
 
     // Batch rows handed over between threads in the middle of a sequence (every row starts on the
@@ -286,5 +331,24 @@ import Testing
         let buffers = (0..<4).map { _ in Scratch.take(count) }
         for b in buffers { #expect(UInt(bitPattern: b.base) % 64 == 0, "\(count) floats at \(b.base)") }
         buffers.forEach(Scratch.give)
+    }
+
+    // The kernels flush subnormal floats to zero (the slow path that made the demo's plain RNN 7x
+    // slower once its gradients vanished), and leave the caller's own arithmetic as it was.
+    /// A product whose exact result, 1e-20 · 1e-20 = 1e-40, is subnormal comes out as zero from
+    /// the kernels, on one thread and on two; the same multiplication in the caller's code after
+    /// the call still gives the subnormal value.
+    @Test(arguments: [1, 2])
+    func kernelsFlushSubnormalsAndRestoreTheCallersSetting(threads: Int) {
+        let previous = Kernels.threadCount.withLock { $0 }
+        Kernels.setThreadCount(threads)
+        defer { Kernels.setThreadCount(previous) }
+        let rows = 64, tiny: Float = 1e-20
+        let a = Tensor(repeating: tiny, shape: [rows, 64])
+        let b = Tensor(shape: [64, 64], scalars: (0..<(64 * 64)).map { $0 % 64 == 0 ? tiny : 0 })
+        let product = matmul(a, b)  // column 0 of each row: 64 · 1e-40 would be 6.4e-39, also subnormal
+        #expect(product.scalars.allSatisfy { $0 == 0 }, "kernel results in the subnormal range must be flushed to zero")
+        let runtimeTiny = a.scalars[0], callerProduct = runtimeTiny * runtimeTiny
+        #expect(callerProduct != 0 && callerProduct.isSubnormal, "the caller's floating-point setting must be restored")
     }
 }

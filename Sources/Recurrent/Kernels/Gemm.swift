@@ -107,9 +107,11 @@ public enum Kernels {
         threadCount.withLock { $0 = count }
     }
 
-    static let threadCount = Mutex(1)
+    /// Every core by default, as PyTorch does; the kernels still run small work on one thread,
+    /// and back off to one thread while other programs keep the cores busy (see ``WorkerPool``).
+    static let threadCount = Mutex(max(1, ProcessInfo.processInfo.activeProcessorCount))
 
-    /// How many threads the kernels may use (``setThreadCount(_:)``; default 1).
+    /// How many threads the kernels may use (``setThreadCount(_:)``; default: every core).
     public static var threads: Int { threadCount.withLock { $0 } }
 
     /// The machine's fused multiply-add ceiling with the current ``instructionSet``, in flops per

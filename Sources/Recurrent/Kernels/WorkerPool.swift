@@ -36,13 +36,48 @@ final class WorkerPool: @unchecked Sendable {
 
     /// How many threads a ``run(upTo:_:)`` started on this thread could use: the configured count,
     /// or 1 inside a running task (nested calls run inline).
-    static var availableThreads: Int { insideKey.isSet ? 1 : Kernels.threadCount.withLock { $0 } }
+    static var availableThreads: Int { insideKey.isSet ? 1 : shared.threadsNow }
+
+    /// The configured thread count, or 1 while the pool backs off from a busy machine (see ``Contention``).
+    private var threadsNow: Int { contention.skipsLeft.load(ordering: .relaxed) > 0 ? 1 : Kernels.threadCount.withLock { $0 } }
+
+    /// Whether other programs keep the workers off their cores. When a dispatch's workers arrive
+    /// late (the caller waited for them longer than it worked itself, and over 200 µs), or a step
+    /// barrier had to yield the core, the pool runs the next dispatches on the calling thread
+    /// alone, twice as many after each late one (up to 4096), then tries its workers again.
+    /// Measured with one core busy (`yes > /dev/null`) on the 2-core VM: a Fashion-MNIST epoch of
+    /// the tutorial's LSTM took 7.2 s on 2 threads and 3.2 s on 1; spin-waiting for a thread that
+    /// the system does not run is worse than not waiting at all. Results are the same bits for
+    /// any thread count, so backing off changes only the time.
+    final class Contention: @unchecked Sendable {
+        /// Multi-threaded dispatches still to run on one thread.
+        let skipsLeft = Atomic<Int>(0)
+        /// Waits at step barriers that had to yield the core.
+        let yields = Atomic<Int>(0)
+        /// How many dispatches the next back-off lasts.
+        nonisolated(unsafe) var nextBackoff = 16
+        /// Whether late workers start a back-off (tests of the thread split turn it off).
+        let isEnabled = Atomic<Bool>(true)
+
+        /// After a multi-threaded dispatch: the caller's own time, its wait for the workers, and
+        /// whether a barrier yielded meanwhile.
+        func record(own: UInt64, wait: UInt64, yielded: Bool) {
+            guard isEnabled.load(ordering: .relaxed) else { return }
+            if yielded || (wait > 200_000 && wait > own) {
+                skipsLeft.store(nextBackoff, ordering: .relaxed)
+                nextBackoff = min(nextBackoff * 2, 4096)
+            } else {
+                nextBackoff = max(nextBackoff / 2, 16)
+            }
+        }
+    }
+    let contention = Contention()
 
     /// Runs `body(i, n)` for `i` in `0..<n` on `n` threads (the caller is participant 0), where
     /// `n = min(wanted, Kernels.threadCount)`; returns when all have finished. Calls made from
     /// inside a running task execute inline with `n = 1`.
     func run(upTo wanted: Int, _ body: (Int, Int) -> Void) {
-        let n = min(wanted, Kernels.threadCount.withLock { $0 })
+        let n = min(wanted, threadsNow)
         // Subnormal floats take a slow path through the FPU (measured: the demo's plain RNN, whose
         // gradients vanish into that range, ran 7× slower in its last thousand steps); the
         // kernels flush them to zero, on this thread for the call and on the workers always.
@@ -50,6 +85,11 @@ final class WorkerPool: @unchecked Sendable {
         defer { rk_denormals_flushed_end(control) }
         if n <= 1 || Self.insideKey.isSet {
             body(0, 1)
+            // Every top-level dispatch counts a back-off down (those planned while backing off may
+            // not ask for more than one thread at all).
+            if !Self.insideKey.isSet, contention.skipsLeft.load(ordering: .relaxed) > 0 {
+                contention.skipsLeft.subtract(1, ordering: .relaxed)
+            }
             return
         }
         lock.withLock { _ in
@@ -64,14 +104,19 @@ final class WorkerPool: @unchecked Sendable {
                 for w in workers where w.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
                     w.wake.signal()
                 }
+                let yieldsBefore = contention.yields.load(ordering: .relaxed), start = DispatchTime.now().uptimeNanoseconds
                 Self.insideKey.set(true)
                 escapable(0, n)
                 Self.insideKey.set(false)
+                let finished = DispatchTime.now().uptimeNanoseconds
                 var spins = 0
                 while remaining.load(ordering: .acquiring) > 0 {
                     spins += 1
                     if spins > 100_000 { sched_yield() }
                 }
+                let end = spins > 0 ? DispatchTime.now().uptimeNanoseconds : finished
+                contention.record(own: finished - start, wait: end - finished,
+                                  yielded: contention.yields.load(ordering: .relaxed) != yieldsBefore)
                 task = nil
             }
         }
@@ -133,7 +178,12 @@ final class StepBarrier: @unchecked Sendable {
         var spins = 0
         while arrived.load(ordering: .acquiring) < crossing * participants {
             spins += 1
-            if spins > 20_000 { sched_yield() }
+            if spins > 20_000 {
+                // Past the first crossing (where a worker may still be waking), the participants do
+                // equal work per step: a long wait means the system is not running one of them.
+                if spins == 20_001 && crossing > 1 { WorkerPool.shared.contention.yields.add(1, ordering: .relaxed) }
+                sched_yield()
+            }
         }
     }
 }
@@ -151,7 +201,7 @@ final class StepProgress: @unchecked Sendable {
         var spins = 0
         while finished.load(ordering: .acquiring) < count {
             spins += 1
-            if spins > 20_000 { sched_yield() }
+            if spins > 20_000 { sched_yield() }  // waiting for the lower layer's work is expected here: not contention
         }
     }
 }

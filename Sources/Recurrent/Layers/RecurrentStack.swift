@@ -73,7 +73,7 @@ final class RecurrentStack {
     /// the batch is too small for each direction to split its rows over the threads. (Splitting the
     /// hidden units instead costs a barrier per step and moves the same weight bytes per core.)
     func runsDirectionsTogether(batch: Int) -> Bool {
-        let threads = Kernels.threadCount.withLock { $0 }
+        let threads = WorkerPool.availableThreads
         return threads >= 2 && batch < 4 * threads
     }
 
@@ -87,7 +87,7 @@ final class RecurrentStack {
     /// 22% slower pipelined, so it splits units there; on a Zen 4 VM (1 MiB of L2, a faster L3)
     /// the pipeline had been 8% faster for it.
     func pipelinesLayers(_ l: Int, batch: Int) -> Bool {
-        let threads = Kernels.threadCount.withLock { $0 }
+        let threads = WorkerPool.availableThreads
         func weightCount(_ l: Int) -> Int {
             let layerInput = l == 0 ? inputSize : directions * outputSize
             return cell.gateCount * hiddenSize * (layerInput + outputSize) + (projSize > 0 ? projSize * hiddenSize : 0)
@@ -163,7 +163,9 @@ final class RecurrentStack {
                 // The two directions are independent sequences: one per thread, no barrier between them
                 // (their own time loops then run single-threaded, nested inside this task).
                 results.withUnsafeMutableBufferPointer { results in
-                    WorkerPool.shared.run(upTo: 2) { d, _ in results[d] = direction(d) }
+                    WorkerPool.shared.run(upTo: 2) { part, parts in
+                        for d in stride(from: part, to: 2, by: parts) { results[d] = direction(d) }  // both on one thread when backing off
+                    }
                 }
             } else {
                 for d in 0..<directions { results[d] = direction(d) }
