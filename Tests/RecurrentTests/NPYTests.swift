@@ -164,34 +164,6 @@ private func npyFile(_ header: String, version: UInt8 = 1, data: [Float] = []) -
     }
 }
 
-@Suite struct AtomicWriteTests {
-    @Test func replacesTheFileAndKeepsItsPermissions() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let url = dir.file("f.bin")
-        try writeAtomically(Data([1, 2, 3]), to: url)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
-        try writeAtomically(Data([4]), to: url)
-        #expect(try Data(contentsOf: url) == Data([4]))
-        #expect(try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int == 0o600)
-        try writeAtomically(Data(), to: url)
-        #expect(try Data(contentsOf: url).isEmpty)
-        #expect(dir.contents == ["f.bin"])
-    }
-
-    @Test func failuresThrowAndLeaveNoTemporaryFile() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        #expect(throws: FileFormatError.self) { try writeAtomically(Data([1]), to: dir.file("no/such/folder/f.bin")) }
-        // The destination is a folder: the rename fails after the temporary file was written.
-        try FileManager.default.createDirectory(at: dir.file("folder"), withIntermediateDirectories: false)
-        #expect { try writeAtomically(Data([1]), to: dir.file("folder")) } throws: { error in
-            "\(error)".contains("folder: cannot move the written file into place")
-        }
-        #expect(dir.contents == ["folder"], "no temporary file is left behind")
-    }
-}
-
 private extension Data {
     func replacingFirst(_ pattern: [UInt8], with replacement: [UInt8]) -> Data {
         var d = self
