@@ -43,7 +43,7 @@ enum Op {
     case matmul
     case linear
     case embedding(indices: [Int])
-    case crossEntropy(probabilities: [Float], targets: [Int])
+    case crossEntropy(probabilities: [Float], targets: [Int], rowScale: [Float], perRow: Bool)
     case fused(any FusedFunction)
 }
 
@@ -104,7 +104,8 @@ final class Node {
         case .matmul: return matmulBackward(g, inputs[0], inputs[1])
         case .linear: return linearBackward(g, inputs)
         case .embedding(let indices): return [embeddingBackward(g, indices: indices, weightShape: inputs[0].shape)]
-        case .crossEntropy(let p, let targets): return [crossEntropyBackward(g[0], p, targets)]
+        case .crossEntropy(let p, let targets, let rowScale, let perRow):
+            return [crossEntropyBackward(g, p, targets, rowScale: rowScale, perRow: perRow)]
         case .fused: fatalError("unreachable: handled above")
         }
     }

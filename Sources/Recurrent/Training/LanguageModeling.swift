@@ -23,7 +23,7 @@ public struct TokenWindows: Sendable {
 
     /// The samples starting at `starts`: `input` `[T, B]` (token indices as floats, time-major as
     /// PyTorch's default) and `targets`, the next token of every input position in the same
-    /// time-major order (`T·B` indices, for ``crossEntropy(logits:targets:)`` on `[T·B, V]` logits).
+    /// time-major order (`T·B` indices, for ``crossEntropy(logits:targets:reduction:ignoreIndex:)`` on `[T·B, V]` logits).
     public func batch(_ starts: [Int]) -> (input: Tensor, targets: [Int]) {
         let b = starts.count
         var input = [Float](repeating: 0, count: length * b), targets = [Int](repeating: 0, count: length * b)
