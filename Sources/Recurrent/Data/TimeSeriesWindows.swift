@@ -30,7 +30,12 @@ public struct TimeSeriesWindows: Sendable {
     /// Cuts `features` `[rows][F]` and `target` `[rows]` into windows.
     ///
     /// - Parameters:
-    ///   - validationFraction, testFraction: the shares of the rows in the last two spans.
+    ///   - features: `[rows][F]`, oldest row first.
+    ///   - target: `[rows]`, the column to forecast.
+    ///   - window: rows per input window, `T`.
+    ///   - horizon: values forecast per sample.
+    ///   - validationFraction: the share of the rows in the validation span.
+    ///   - testFraction: the share of the rows in the test span (the last rows).
     /// - Throws: ``RecurrentError/invalidValue(_:)`` when a span is too short to hold one sample,
     ///   or a size is not positive.
     public init(features: [[Double]], target: [Double], window: Int, horizon: Int,

@@ -100,7 +100,8 @@ public final class RecurrentModel: Module {
     /// - Parameters:
     ///   - input: feature input `[T, B, I]` (`[B, T, I]` when batch-first, `[T, I]` unbatched); token
     ///     input (embedding or one-hot) `[T, B]` (`[B, T]`, or `[T]`) of indices stored as floats.
-    ///   - h0, c0: initial states as for ``LSTM`` / ``GRU`` / ``RNN``.
+    ///   - h0: the initial hidden state as for ``LSTM`` / ``GRU`` / ``RNN`` (zeros when nil).
+    ///   - c0: the initial cell state of an LSTM (zeros when nil).
     /// - Returns: the layer's `output`, `h`, `c` (LSTM), and `prediction`: the head applied at every
     ///   step (`[T, B, out]`, laid out like the output) or to the last step's output (`[B, out]`).
     /// - Throws: ``RecurrentError`` for a shape that does not fit or a token outside the vocabulary.
