@@ -39,10 +39,26 @@ public func crossEntropy(logits: Tensor, targets: [Int], reduction: LossReductio
     // Each row's share of the result: 1/N' (mean), 1 (sum, none), 0 when ignored.
     let share: Float = reduction == .mean ? 1 / Float(counted) : 1
     let rowScale = targets.map { $0 == ignoreIndex ? 0 : share }
-    let logp = softmaxRows(logits.scalars, lastDim: c, log: true)
-    var rowLoss = [Float](repeating: 0, count: n)
-    for (r, t) in targets.enumerated() where t != ignoreIndex { rowLoss[r] = -logp[r * c + t] }
-    let probabilities = logp.map { Foundation.exp($0) }
+    // One pass per row: e = exp(x - max), p = e / Σe, and -log p[t] = log Σe - (x[t] - max).
+    var probabilities = [Float](repeating: 0, count: n * c), rowLoss = [Float](repeating: 0, count: n)
+    logits.scalars.withUnsafeBufferPointer { x in
+        probabilities.withUnsafeMutableBufferPointer { p in
+            for r in 0..<n {
+                let base = r * c
+                var m = -Float.infinity
+                for j in 0..<c { m = max(m, x[base + j]) }
+                var sum: Float = 0
+                for j in 0..<c {
+                    let e = Foundation.exp(x[base + j] - m)
+                    p[base + j] = e
+                    sum += e
+                }
+                for j in 0..<c { p[base + j] /= sum }
+                let t = targets[r]
+                if t != ignoreIndex { rowLoss[r] = Foundation.log(sum) - (x[base + t] - m) }
+            }
+        }
+    }
     let op = Op.crossEntropy(probabilities: probabilities, targets: targets, rowScale: rowScale, perRow: reduction == .none)
     if reduction == .none {
         let shape = logits.rank == 2 ? [n] : []
