@@ -39,6 +39,12 @@ struct CommandError: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
+/// `text` with control characters shown as `\u{…}` escapes (a key or prefix from a file), so a
+/// printed line stays one line.
+func escaped(_ text: String) -> String {
+    text.unicodeScalars.map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16, uppercase: true))}" : String($0) }.joined()
+}
+
 /// Throws unless `value` lies in `range`, naming the option.
 func checkCount(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws {
     guard range.contains(value) else {
@@ -74,12 +80,12 @@ struct Inspect: ParsableCommand {
         let file = try SafeTensorsFile.read(from: url)
         let model = try options.load()
         let source = file.metadata["format"] == "recurrent" ? "from metadata" : "inferred from key names and shapes"
-        print("\(url.lastPathComponent): \(model.architecture) (\(source))")
-        let width = max(file.tensors.keys.map(\.count).max() ?? 0, 4)
+        print(escaped("\(url.lastPathComponent): \(model.architecture) (\(source))"))
+        let width = max(file.tensors.keys.map { escaped($0).count }.max() ?? 0, 4)
         print("name".padding(toLength: width, withPad: " ", startingAt: 0) + "  dtype  shape")
         for name in file.tensors.keys.sorted() {
             let t = file.tensors[name]!
-            print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  \(t.shape)")
+            print(escaped(name).padding(toLength: width, withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  \(t.shape)")
         }
         print("parameters: \(model.parameterCount)")
     }
