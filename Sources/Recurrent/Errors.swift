@@ -11,10 +11,10 @@ public enum RecurrentError: Error, CustomStringConvertible, Equatable {
     /// A value is outside its allowed range, or not finite.
     case invalidValue(String)
 
-    /// A one-line message.
+    /// A one-line message (control characters escaped).
     public var description: String {
         switch self {
-        case .shapeMismatch(let m), .invalidValue(let m): return m
+        case .shapeMismatch(let m), .invalidValue(let m): return oneLine(m)
         }
     }
 }

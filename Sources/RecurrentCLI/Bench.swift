@@ -36,9 +36,42 @@ struct Bench: ParsableCommand {
         if (mode == "matmul" || mode == "peak") && (train || bidirectional || layers != 1) {
             throw ValidationError("--mode \(mode) takes no --train, --bidirectional or --layers")
         }
-        for (name, v) in [("--input-size", inputSize), ("--hidden-size", hiddenSize), ("--batch", batch), ("--seq-len", seqLen),
-                          ("--layers", layers), ("--threads", threads), ("--repeat", `repeat`)] where v <= 0 {
-            throw ValidationError("\(name) must be positive, got \(v)")
+        for (name, value, limit) in [("--input-size", inputSize, 1 << 16), ("--hidden-size", hiddenSize, 1 << 16), ("--batch", batch, 1 << 16),
+                                     ("--seq-len", seqLen, 1 << 20), ("--layers", layers, 64), ("--threads", threads, 1024),
+                                     ("--repeat", `repeat`, 1 << 20)] {
+            try checkCount(name, value, in: 1...limit)
+        }
+        let floats = estimatedFloats
+        guard floats <= Self.maxFloats else {
+            throw ValidationError("--input-size \(inputSize), --hidden-size \(hiddenSize), --batch \(batch), --seq-len \(seqLen) and --layers \(layers) need \(floats == Int.max ? "more than \(Int.max)" : "about \(floats)") floats of memory: the limit is \(Self.maxFloats) (4 GiB)")
+        }
+    }
+
+    /// The most Float32 values the weights, input and activations of one run may need (4 GiB).
+    static let maxFloats = 1 << 30
+
+    /// About how many Float32 values a run holds: the weights, the input and, per layer and
+    /// direction, the gates and states of every step (overflow-checked: `Int.max` when it overflows).
+    var estimatedFloats: Int {
+        func product(_ factors: Int...) -> Int {
+            var p = 1
+            for f in factors {
+                let (next, overflow) = p.multipliedReportingOverflow(by: f)
+                if overflow { return Int.max }
+                p = next
+            }
+            return p
+        }
+        func sum(_ terms: Int...) -> Int {
+            terms.reduce(0) { a, b in let (s, overflow) = a.addingReportingOverflow(b); return overflow ? Int.max : s }
+        }
+        switch mode {
+        case "peak": return 0
+        case "matmul": return sum(product(batch, inputSize), product(inputSize, hiddenSize), product(batch, hiddenSize))
+        default:
+            let d = bidirectional ? 2 : 1, gates = mode == "lstm" ? 4 : (mode == "gru" ? 3 : 1)
+            let weights = product(layers, d, gates, hiddenSize, sum(max(inputSize, d * hiddenSize), hiddenSize, 2))
+            return sum(weights, product(seqLen, batch, sum(inputSize, product(layers, d, gates + 2, hiddenSize))))
         }
     }
 

@@ -53,8 +53,8 @@ struct CharLMTrain: ParsableCommand {
                                           ("--max-chars", maxChars, 0, Int.max), ("--eval-every", evalEvery, 0, Int.max)] {
             guard (low...limit).contains(value) else { throw ValidationError("\(name) must be between \(low) and \(limit), got \(value)") }
         }
-        guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--lr must be positive and finite") }
-        guard clipGradNorm.isFinite, clipGradNorm >= 0 else { throw ValidationError("--clip-grad-norm must be 0 or positive") }
+        try checkFloat("--lr", learningRate, positive: true)
+        try checkFloat("--clip-grad-norm", clipGradNorm, positive: false)
         guard validationFraction.isFinite, validationFraction > 0, validationFraction < 0.5 else {
             throw ValidationError("--validation-fraction must be above 0 and below 0.5")
         }
@@ -173,7 +173,7 @@ struct CharLMSample: ParsableCommand {
 
     func validate() throws {
         guard (0...10_000_000).contains(length) else { throw ValidationError("--length must be between 0 and 10000000, got \(length)") }
-        guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be 0 or positive and finite") }
+        try checkFloat("--temperature", temperature, positive: false)
         guard prime != "" else { throw ValidationError("--prime must not be empty") }
     }
 

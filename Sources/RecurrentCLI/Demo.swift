@@ -29,11 +29,18 @@ struct Demo: ParsableCommand {
     var models = "rnn,lstm,gru"
 
     func validate() throws {
-        guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
-        guard hiddenSize >= 1, steps >= 1, batchSize >= 1 else {
-            throw ValidationError("--hidden-size, --steps and --batch-size must be positive")
+        for (name, value, low, limit) in [("--seq-len", seqLen, 2, 100_000), ("--hidden-size", hiddenSize, 1, 1 << 14),
+                                          ("--steps", steps, 1, 10_000_000), ("--batch-size", batchSize, 1, 1 << 16)] {
+            try checkCount(name, value, in: low...limit)
         }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
+        // The test set holds 1000 sequences, each batch's gates and states 6·H values per step.
+        let (perStep, o1) = max(batchSize, 1000).multipliedReportingOverflow(by: 6 * hiddenSize + 2)
+        let (floats, o2) = perStep.multipliedReportingOverflow(by: seqLen)
+        guard !o1, !o2, floats <= 1 << 30 else {
+            throw ValidationError("--seq-len \(seqLen), --hidden-size \(hiddenSize) and --batch-size \(batchSize) need more than the limit of \(1 << 30) floats (4 GiB)")
+        }
+        try checkFloat("--learning-rate", learningRate, positive: true)
+        guard !modelList.isEmpty else { throw ValidationError("--models must name at least one of rnn, lstm, gru") }
         for m in modelList where !["rnn", "lstm", "gru"].contains(m) {
             throw ValidationError("unknown model '\(m)' in --models (choose from rnn, lstm, gru)")
         }

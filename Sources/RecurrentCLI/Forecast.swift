@@ -42,7 +42,7 @@ struct Forecast: ParsableCommand {
                                      ("--patience", patience, 100_000)] {
             guard (1...limit).contains(value) else { throw ValidationError("\(name) must be between 1 and \(limit), got \(value)") }
         }
-        guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--lr must be positive and finite") }
+        try checkFloat("--lr", learningRate, positive: true)
         guard validationFraction.isFinite, testFraction.isFinite, validationFraction > 0, testFraction > 0,
               validationFraction + testFraction < 1 else {
             throw ValidationError("--validation-fraction and --test-fraction must be positive and sum below 1")

@@ -39,7 +39,7 @@ struct MNIST: ParsableCommand {
             guard (1...limit).contains(value) else { throw ValidationError("\(name) must be between 1 and \(limit), got \(value)") }
         }
         guard evalEvery >= 0 else { throw ValidationError("--eval-every must be 0 or more, got \(evalEvery)") }
-        guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--lr must be positive and finite") }
+        try checkFloat("--lr", learningRate, positive: true)
         guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
     }
 

@@ -39,6 +39,26 @@ struct CommandError: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
+/// `text` with control characters shown as `\u{…}` escapes (a key or prefix from a file), so a
+/// printed line stays one line.
+func escaped(_ text: String) -> String {
+    text.unicodeScalars.map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16, uppercase: true))}" : String($0) }.joined()
+}
+
+/// Throws unless `value` lies in `range`, naming the option.
+func checkCount(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws {
+    guard range.contains(value) else {
+        throw ValidationError("\(option) must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+    }
+}
+
+/// Throws unless `value` is finite and positive (or, with `positive: false`, at least 0), naming the option.
+func checkFloat(_ option: String, _ value: Float, positive: Bool) throws {
+    guard value.isFinite, positive ? value > 0 : value >= 0 else {
+        throw ValidationError("\(option) must be a finite number \(positive ? "> 0" : "≥ 0"), got \(value)")
+    }
+}
+
 /// Reads a float .npy file as a tensor, rejecting non-finite values.
 func readArray(_ path: String, name: String) throws -> Tensor {
     let data = try NPY.read(from: URL(fileURLWithPath: path))
@@ -60,12 +80,12 @@ struct Inspect: ParsableCommand {
         let file = try SafeTensorsFile.read(from: url)
         let model = try options.load()
         let source = file.metadata["format"] == "recurrent" ? "from metadata" : "inferred from key names and shapes"
-        print("\(url.lastPathComponent): \(model.architecture) (\(source))")
-        let width = max(file.tensors.keys.map(\.count).max() ?? 0, 4)
+        print(escaped("\(url.lastPathComponent): \(model.architecture) (\(source))"))
+        let width = max(file.tensors.keys.map { escaped($0).count }.max() ?? 0, 4)
         print("name".padding(toLength: width, withPad: " ", startingAt: 0) + "  dtype  shape")
         for name in file.tensors.keys.sorted() {
             let t = file.tensors[name]!
-            print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  \(t.shape)")
+            print(escaped(name).padding(toLength: width, withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  \(t.shape)")
         }
         print("parameters: \(model.parameterCount)")
     }
@@ -94,11 +114,18 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        try checkDistinct(output: output, from: [options.model, input, h0, c0])
         let model = try options.load()
         model.eval()
         let x = try readArray(input, name: "input")
         let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }
         let r = try withoutGradients { try model(x, h0: h, c0: c) }
+        // A finite input can still overflow (a value of 3e38 times a weight): refuse to write infinities or NaNs.
+        for (name, t) in [("output", r.output), ("h_n", r.h), ("c_n", r.c), ("prediction", r.prediction)] {
+            if let t, let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw CommandError("the model's \(name) is \(t.scalars[bad]) at flat index \(bad) (an overflow: check the input's scale); nothing written")
+            }
+        }
         let url = URL(fileURLWithPath: output)
         if output.hasSuffix(".npy") {
             try NPY.write(TensorData(shape: r.output.shape, scalars: r.output.scalars), to: url)
@@ -137,7 +164,7 @@ struct Fit: ParsableCommand {
     @Option(help: "Sequences per mini-batch.") var batchSize: Int?
     @Option(help: "Clip the total gradient norm to this value before each update.") var clipGradNorm: Float?
     @Option(help: "Seed for shuffling.") var seed: UInt64 = 0
-    @Option(help: "Where to write the trained model (.safetensors).") var output: String
+    @Option(help: "Where to write the trained model (.safetensors); may be the model file itself (training in place, written atomically), never one of the arrays.") var output: String
 
     func validate() throws {
         guard FitConfiguration.Loss(rawValue: loss) != nil else { throw ValidationError("--loss must be mse or cross-entropy, got '\(loss)'") }
@@ -145,14 +172,19 @@ struct Fit: ParsableCommand {
         guard steps != nil || epochs != nil else { throw ValidationError("give --steps N, or --epochs E with --batch-size B") }
         guard !(steps != nil && epochs != nil) else { throw ValidationError("give either --steps or --epochs, not both") }
         guard epochs == nil || batchSize != nil else { throw ValidationError("--epochs needs --batch-size") }
-        for (name, v) in [("--steps", steps), ("--epochs", epochs), ("--batch-size", batchSize)] {
-            if let v, v <= 0 { throw ValidationError("\(name) must be positive, got \(v)") }
+        for (name, value, limit) in [("--steps", steps, maxFitUpdates), ("--epochs", epochs, 1_000_000), ("--batch-size", batchSize, 1 << 24)] {
+            if let value { try checkCount(name, value, in: 1...limit) }
         }
-        guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--lr must be positive") }
-        guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
+        try checkFloat("--lr", learningRate, positive: true)
+        try checkFloat("--momentum", momentum, positive: false)
+        if let weightDecay { try checkFloat("--weight-decay", weightDecay, positive: false) }
+        if let clipGradNorm { try checkFloat("--clip-grad-norm", clipGradNorm, positive: true) }
+        guard momentum == 0 || optimizer == "sgd" else { throw ValidationError("--momentum applies to --optimizer sgd only") }
+        guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors, got '\(output)'") }
     }
 
     func run() throws {
+        try checkDistinct(output: output, from: [input, target, h0, c0])
         let model = try options.load()
         let x = try readArray(input, name: "input"), y = try readArray(target, name: "target")
         let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }

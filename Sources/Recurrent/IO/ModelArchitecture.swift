@@ -144,14 +144,14 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
     public init?(metadata m: [String: String]) throws {
         guard m["format"] == "recurrent" else { return nil }
         func int(_ key: String) throws -> Int {
-            guard let s = m[key], let v = Int(s), v >= 0 else { throw ModelFileError("metadata '\(key)' is missing or not a count: \(m[key] ?? "absent")") }
+            guard let s = m[key], let v = Int(s), v >= 0 else { throw ModelFileError("metadata '\(key)' is missing or not a count: \(shown(m[key] ?? "absent"))") }
             return v
         }
         func bool(_ key: String) throws -> Bool {
-            guard let s = m[key], let v = Bool(s) else { throw ModelFileError("metadata '\(key)' is missing or not true/false: \(m[key] ?? "absent")") }
+            guard let s = m[key], let v = Bool(s) else { throw ModelFileError("metadata '\(key)' is missing or not true/false: \(shown(m[key] ?? "absent"))") }
             return v
         }
-        guard let kind = m["kind"].flatMap(Kind.init(rawValue:)) else { throw ModelFileError("metadata 'kind' must be rnn, lstm or gru, got \(m["kind"] ?? "absent")") }
+        guard let kind = m["kind"].flatMap(Kind.init(rawValue:)) else { throw ModelFileError("metadata 'kind' must be rnn, lstm or gru, got \(shown(m["kind"] ?? "absent"))") }
         self.init(kind: kind, inputSize: try int("input_size"), hiddenSize: try int("hidden_size"), numLayers: try int("num_layers"),
                   bidirectional: try bool("bidirectional"), bias: try bool("bias"), projSize: try int("proj_size"),
                   batchFirst: try bool("batch_first"), prefix: m["prefix"] ?? "")
@@ -164,7 +164,7 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
             headOutputSize = try int("head_output_size")
             headBias = try bool("head_bias")
             guard let placement = HeadPlacement(rawValue: m["head_placement"] ?? "every_step") else {
-                throw ModelFileError("metadata 'head_placement' must be every_step or last_step, got \(m["head_placement"]!)")
+                throw ModelFileError("metadata 'head_placement' must be every_step or last_step, got \(shown(m["head_placement"]!))")
             }
             headPlacement = placement
         }
@@ -172,20 +172,8 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
         case "features": break
         case "embedding": inputEncoding = .embedding(prefix: m["embedding_prefix"] ?? "", count: try int("embedding_count"))
         case "one_hot": inputEncoding = .oneHot
-        case let other: throw ModelFileError("metadata 'input' must be features, embedding or one_hot, got \(other)")
+        case let other: throw ModelFileError("metadata 'input' must be features, embedding or one_hot, got \(shown(other))")
         }
-    }
-
-    /// Checks the sizes before building layers (whose preconditions would otherwise stop the process).
-    func validate() throws {
-        guard inputSize > 0, hiddenSize > 0, numLayers > 0 else {
-            throw ModelFileError("sizes must be positive: input \(inputSize), hidden \(hiddenSize), layers \(numLayers)")
-        }
-        guard projSize == 0 || (kind == .lstm && projSize < hiddenSize) else {
-            throw ModelFileError("proj_size \(projSize) needs an LSTM with hidden size above it (hidden \(hiddenSize))")
-        }
-        guard headPrefix == nil || headOutputSize > 0 else { throw ModelFileError("the head has no outputs") }
-        if case .embedding(_, let count) = inputEncoding, count <= 0 { throw ModelFileError("the embedding has no rows") }
     }
 }
 

@@ -66,7 +66,11 @@ public final class RecurrentModel: Module {
     /// Loads a model file: Recurrent's own (architecture from `__metadata__`), or a plain PyTorch
     /// `state_dict` (architecture inferred; `nonlinearity`, `batchFirst` and `headPlacement` from
     /// the arguments, which also override what a file records).
-    /// - Throws: ``FileFormatError``, ``ModelFileError`` or ``StateDictError``, each naming the file.
+    ///
+    /// Every size is checked (positive, at most ``ModelArchitecture/maxSize``, at most
+    /// ``ModelArchitecture/maxParameters`` parameters in all), and the tensors' names and shapes
+    /// against the architecture, before the model is allocated; a NaN or infinite weight is refused.
+    /// - Throws: ``FileFormatError`` or ``ModelFileError``, each naming the file.
     public static func load(from url: URL, nonlinearity: Nonlinearity? = nil, batchFirst: Bool? = nil,
                             headPlacement: ModelArchitecture.HeadPlacement? = nil) throws -> RecurrentModel {
         let file = try SafeTensorsFile.read(from: url)
@@ -78,6 +82,7 @@ public final class RecurrentModel: Module {
             if let batchFirst { architecture.batchFirst = batchFirst }
             if let headPlacement { architecture.headPlacement = headPlacement }
             try architecture.validate()
+            try architecture.check(file.tensors)
             let model = RecurrentModel(architecture)
             try model.loadStateDict(file.tensors)
             model.annotations = file.metadata.filter { !ModelArchitecture.metadataKeys.contains($0.key) }

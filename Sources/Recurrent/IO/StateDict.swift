@@ -8,13 +8,13 @@ public struct StateDictError: Error, CustomStringConvertible, Equatable {
     /// `name: expected [..], got [..]` for each key whose shape differs.
     public var shapeMismatches: [String]
 
-    /// One line listing all problems.
+    /// One line listing all problems (control characters in key names escaped, long names shortened).
     public var description: String {
         var parts: [String] = []
-        if !missingKeys.isEmpty { parts.append("missing keys: \(missingKeys.joined(separator: ", "))") }
-        if !unexpectedKeys.isEmpty { parts.append("unexpected keys: \(unexpectedKeys.joined(separator: ", "))") }
+        if !missingKeys.isEmpty { parts.append("missing keys: \(missingKeys.map { shown($0) }.joined(separator: ", "))") }
+        if !unexpectedKeys.isEmpty { parts.append("unexpected keys: \(unexpectedKeys.map { shown($0) }.joined(separator: ", "))") }
         if !shapeMismatches.isEmpty { parts.append("shape mismatches: \(shapeMismatches.joined(separator: "; "))") }
-        return "state dict does not fit the model: " + parts.joined(separator: "; ")
+        return oneLine("state dict does not fit the model: " + parts.joined(separator: "; "))
     }
 }
 

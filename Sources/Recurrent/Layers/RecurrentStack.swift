@@ -116,6 +116,7 @@ final class RecurrentStack {
         var x = unbatched ? input.unsqueezed(at: 1) : (batchFirst ? input.transposed(0, 1) : input)  // [T, B, I]
         let (T, B) = (x.shape[0], x.shape[1])
         guard T > 0 else { throw RecurrentError.shapeMismatch("\(layerName): expected a sequence length larger than 0, got input shape \(input.shape)") }
+        guard B > 0 else { throw RecurrentError.shapeMismatch("\(layerName): expected a batch of at least one sequence, got input shape \(input.shape)") }
         let stateCount = directions * numLayers
         func state(_ given: Tensor?, size: Int, name: String) throws -> Tensor {
             let expected = unbatched ? [stateCount, size] : [stateCount, B, size]

@@ -35,57 +35,73 @@ public struct FitConfiguration: Sendable {
     public init() {}
 }
 
+/// The most updates one ``fit(_:input:target:h0:c0:configuration:progress:)`` takes (10⁹).
+public let maxFitUpdates = 1_000_000_000
+
 /// Trains `model` on one data set and returns the loss of every update.
 ///
 /// - Parameters:
-///   - input: the model's input (`[T, B, I]`, `[B, T, I]` when batch-first, or `[T, I]`).
+///   - input: the model's input (`[T, B, I]`, `[B, T, I]` when batch-first, or `[T, I]`; token
+///     indices `[T, B]`, `[B, T]` or `[T]` for a model with token input).
 ///   - target: for MSE the shape of the prediction (or output without a head); for cross-entropy
-///     that shape without its last axis, holding class indices.
+///     that shape without its last axis, holding class indices. Its batch axis must have the input's size.
 ///   - h0, c0: initial states, sliced along the batch axis with the data.
 ///   - progress: called with (0, total updates, NaN) before the first update, then after each
 ///     update with (update, total updates, loss).
-/// - Throws: ``RecurrentError`` for shapes that do not fit or a loss that is not finite.
+/// - Throws: ``RecurrentError`` for shapes that do not fit (the target's, `h0`'s or `c0`'s batch
+///   against the input's, checked before the first update in every mode), a setting out of range
+///   (more than ``maxFitUpdates`` updates), a loss that is not finite, or an update after which a
+///   parameter is not finite (naming the update and the parameter). The model's parameters are
+///   then left as that update made them: do not save them.
 public func fit(
     _ model: RecurrentModel, input: Tensor, target: Tensor, h0: Tensor? = nil, c0: Tensor? = nil,
     configuration c: FitConfiguration, progress: (Int, Int, Float) -> Void = { _, _, _ in }
 ) throws -> [Float] {
-    model.train()
-    defer { model.eval() }
     let params = model.parameters
     var optimizer = try makeOptimizer(c.optimizer, parameters: params, learningRate: c.learningRate,
                                       momentum: c.optimizer == .sgd ? c.momentum : 0, weightDecay: c.weightDecay)
     if let maxNorm = c.clipGradNorm, !(maxNorm.isFinite && maxNorm > 0) {
         throw RecurrentError.invalidValue("gradient clipping norm must be positive and finite, got \(maxNorm)")
     }
-    let unbatched = input.rank == 2
-    let batchFirst = model.architecture.batchFirst
-    let dataAxis = unbatched ? nil : (batchFirst ? 0 : 1)     // the batch axis of input, output and target
-    let batch = dataAxis.map { input.shape[$0] } ?? 1
-
-    // The update schedule: a list of batch-index sets.
-    var schedule: [[Int]?] = []
-    if let size = c.batchSize, dataAxis != nil {
-        guard size > 0 else { throw RecurrentError.invalidValue("batch size must be positive, got \(size)") }
-        var generator = SeededGenerator(seed: c.seed)
-        let total = c.steps ?? ((c.epochs ?? 1) * ((batch + size - 1) / size))
-        while schedule.count < total {
-            let order = Array(0..<batch).shuffled(using: &generator)
-            for start in stride(from: 0, to: batch, by: size) where schedule.count < total {
-                schedule.append(Array(order[start..<min(start + size, batch)]))
-            }
-        }
-    } else {
-        schedule = Array(repeating: nil, count: c.steps ?? c.epochs ?? 1)
+    for (name, value) in [("steps", c.steps), ("epochs", c.epochs), ("batch size", c.batchSize)] {
+        if let value, value <= 0 { throw RecurrentError.invalidValue("\(name) must be positive, got \(value)") }
     }
+    let axes = try fitBatchAxes(model, input: input, target: target, h0: h0, c0: c0)
+    let batch = axes.data.map { input.shape[$0] } ?? 1
 
+    // The update schedule: `total` updates, each of a batch-index set (nil: the whole batch).
+    let miniBatch = c.batchSize.flatMap { axes.data == nil ? nil : min($0, batch) }
+    let total: Int
+    if let size = miniBatch, c.steps == nil {
+        let (updates, overflow) = (c.epochs ?? 1).multipliedReportingOverflow(by: (batch + size - 1) / size)
+        total = overflow ? Int.max : updates
+    } else {
+        total = c.steps ?? c.epochs ?? 1
+    }
+    guard total <= maxFitUpdates else {
+        throw RecurrentError.invalidValue("\(total == Int.max ? "more than \(Int.max)" : "\(total)") updates is too many: the limit is \(maxFitUpdates)")
+    }
+    var generator = SeededGenerator(seed: c.seed)
+    var epochBatches: [[Int]] = []
+
+    model.train()
+    defer { model.eval() }
     var losses: [Float] = []
-    progress(0, schedule.count, .nan)
-    for (step, rows) in schedule.enumerated() {
+    progress(0, total, .nan)
+    for step in 0..<total {
+        var rows: [Int]?
+        if let size = miniBatch {
+            if epochBatches.isEmpty {
+                let order = Array(0..<batch).shuffled(using: &generator)
+                epochBatches = stride(from: 0, to: batch, by: size).map { Array(order[$0..<min($0 + size, batch)]) }.reversed()
+            }
+            rows = epochBatches.removeLast()
+        }
         func pick(_ t: Tensor?, axis: Int?) -> Tensor? {
             guard let t, let rows, let axis else { return t }
             return t.selecting(rows, alongAxis: axis)
         }
-        let x = pick(input, axis: dataAxis)!, y = pick(target, axis: dataAxis)!
+        let x = pick(input, axis: axes.data)!, y = pick(target, axis: axes.target)!
         optimizer.zeroGrad()
         let r = try model(x, h0: pick(h0, axis: 1), c0: pick(c0, axis: 1))
         let prediction = r.prediction ?? r.output
@@ -99,7 +115,8 @@ public func fit(
                 throw RecurrentError.shapeMismatch("cross-entropy target must have shape \(Array(prediction.shape.dropLast())) (the prediction \(prediction.shape) without its class axis), got \(y.shape)")
             }
             let targets = try y.scalars.map { v -> Int in
-                guard v.isFinite, v == v.rounded(), v >= 0, Int(v) < classes else {
+                // Compared as floats first: Int(v) traps for a value beyond Int's range (3e38).
+                guard v.isFinite, v == v.rounded(), v >= 0, v < Float(classes) else {
                     throw RecurrentError.invalidValue("cross-entropy target \(v) is not a class index in 0..<\(classes)")
                 }
                 return Int(v)
@@ -113,9 +130,50 @@ public func fit(
         loss.backward()
         if let maxNorm = c.clipGradNorm { try clipGradNorm(params, maxNorm: maxNorm) }
         optimizer.step()
-        progress(step + 1, schedule.count, loss.item)
+        try checkFinite(model.namedParameters, after: "update \(step + 1)")
+        progress(step + 1, total, loss.item)
     }
     return losses
+}
+
+/// The batch axes of `input` and `target` (nil for unbatched data), after checking that the
+/// target's, `h0`'s and `c0`'s batch sizes equal the input's: mini-batches select the same rows
+/// of each, so a mismatch must be caught before the first update, not by the shape checks of
+/// one mini-batch (which it may pass).
+func fitBatchAxes(_ model: RecurrentModel, input: Tensor, target: Tensor, h0: Tensor?, c0: Tensor?) throws
+    -> (data: Int?, target: Int?)
+{
+    let a = model.architecture
+    let batchedRank = a.tokenCount == nil ? 3 : 2
+    guard input.rank == batchedRank || input.rank == batchedRank - 1 else {
+        throw RecurrentError.shapeMismatch("fit: the input must have rank \(batchedRank) (or \(batchedRank - 1) unbatched), got shape \(input.shape)")
+    }
+    guard input.rank == batchedRank else { return (nil, nil) }
+    let dataAxis = a.batchFirst ? 0 : 1
+    let batch = input.shape[dataAxis]
+    guard batch > 0, input.shape[1 - dataAxis] > 0 else {
+        throw RecurrentError.shapeMismatch("fit: the input \(input.shape) holds no steps or no sequences")
+    }
+    // A head on the last step predicts [B, out]: the batch is the target's first axis.
+    let targetAxis = a.headPrefix != nil && a.headPlacement == .lastStep ? 0 : dataAxis
+    guard target.rank > targetAxis, target.shape[targetAxis] == batch else {
+        throw RecurrentError.shapeMismatch("fit: the target \(target.shape) must have the input's batch of \(batch) along axis \(targetAxis)")
+    }
+    for (name, state) in [("h0", h0), ("c0", c0)] {
+        if let state, state.rank != 3 || state.shape[1] != batch {
+            throw RecurrentError.shapeMismatch("fit: \(name) \(state.shape) must be [D·L, \(batch), H], with the input's batch of \(batch)")
+        }
+    }
+    return (dataAxis, targetAxis)
+}
+
+/// Throws when a parameter holds a NaN or an infinity, naming `update`, the parameter and the index.
+func checkFinite(_ parameters: [(name: String, tensor: Tensor)], after update: String) throws {
+    for (name, tensor) in parameters {
+        if let bad = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
+            throw RecurrentError.invalidValue("\(update) made parameter '\(name)' non-finite (\(tensor.scalars[bad]) at flat index \(bad)); lower the learning rate or check the settings")
+        }
+    }
 }
 
 extension Tensor {

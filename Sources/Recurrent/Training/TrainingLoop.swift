@@ -114,8 +114,8 @@ public struct TrainingLoop {
     ///     evaluation mode inside if it has dropout); required for early stopping.
     ///   - onStep: after each update: (epoch, update within the epoch, updates per epoch, loss).
     ///   - onEpoch: after each epoch's validation; a checkpoint can be written here.
-    /// - Throws: ``RecurrentError/invalidValue(_:)`` when a loss is not finite (naming the epoch and
-    ///   update), or when early stopping is asked for without validation; whatever the closures throw.
+    /// - Throws: ``RecurrentError/invalidValue(_:)`` when a loss or, after an update, a parameter is
+    ///   not finite (naming the epoch and update), or when early stopping is asked for without validation; whatever the closures throw.
     public mutating func run(
         sampleCount: Int, loss: ([Int]) throws -> Tensor, validationLoss: (() throws -> Float)? = nil,
         onStep: (_ epoch: Int, _ step: Int, _ steps: Int, _ loss: Float) throws -> Void = { _, _, _, _ in },
@@ -142,6 +142,7 @@ public struct TrainingLoop {
                 value.backward()
                 if let maxNorm = options.clipGradNorm { _ = try clipGradNorm(parameters, maxNorm: maxNorm) }
                 optimizer.step()
+                try checkFinite(parameters.enumerated().map { ("#\($0.offset)", $0.element) }, after: "epoch \(epoch), update \(index + 1)")
                 total += Double(scalar) * Double(batch.count)
                 history.stepLosses.append(scalar)
                 let callbackStart = Date()
