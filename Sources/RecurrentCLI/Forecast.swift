@@ -55,7 +55,7 @@ struct Forecast: ParsableCommand {
         try checkDistinct(output: output, from: [csv])
         let table = try CSVTable.read(from: URL(fileURLWithPath: csv))
         let dates = try dateLabels(table)
-        let featureNames = try features.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let featureNames = features.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             ?? table.numericColumnNames.filter { $0 != dateColumn }
         guard !featureNames.isEmpty else { throw CommandError("\(csv): no numeric columns to read; name them with --features") }
         let columns = try featureNames.map { try table.numericColumn($0) }
