@@ -130,7 +130,8 @@ public func fit(
         loss.backward()
         if let maxNorm = c.clipGradNorm { try clipGradNorm(params, maxNorm: maxNorm) }
         optimizer.step()
-        try checkFinite(model.namedParameters, after: "update \(step + 1)")
+        let named = model.namedParameters
+        try checkFinite(named.map(\.tensor), name: { named[$0].name }, after: "update \(step + 1)")
         progress(step + 1, total, loss.item)
     }
     return losses
@@ -168,11 +169,22 @@ func fitBatchAxes(_ model: RecurrentModel, input: Tensor, target: Tensor, h0: Te
 }
 
 /// Throws when a parameter holds a NaN or an infinity, naming `update`, the parameter and the index.
-func checkFinite(_ parameters: [(name: String, tensor: Tensor)], after update: String) throws {
-    for (name, tensor) in parameters {
-        if let bad = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
-            throw RecurrentError.invalidValue("\(update) made parameter '\(name)' non-finite (\(tensor.scalars[bad]) at flat index \(bad)); lower the learning rate or check the settings")
-        }
+func checkFinite(_ parameters: [Tensor], name: (Int) -> String, after update: String) throws {
+    for (k, tensor) in parameters.enumerated() where !allFinite(tensor.scalars) {
+        let bad = tensor.scalars.firstIndex { !$0.isFinite }!
+        throw RecurrentError.invalidValue("\(update) made parameter '\(name(k))' non-finite (\(tensor.scalars[bad]) at flat index \(bad)); lower the learning rate or check the settings")
+    }
+}
+
+/// Whether every value is finite: `x · 0` is 0 for a finite `x` and NaN otherwise, summed in eight
+/// lanes (one vectorised pass, run after every update).
+func allFinite(_ values: [Float]) -> Bool {
+    values.withUnsafeBufferPointer { v in
+        var lanes = SIMD8<Float>(), tail: Float = 0
+        let whole = v.count & ~7
+        for i in stride(from: 0, to: whole, by: 8) { lanes += SIMD8<Float>(v[i..<(i + 8)]) * 0 }
+        for i in whole..<v.count { tail += v[i] * 0 }
+        return lanes.sum() + tail == 0
     }
 }
 

@@ -142,7 +142,7 @@ public struct TrainingLoop {
                 value.backward()
                 if let maxNorm = options.clipGradNorm { _ = try clipGradNorm(parameters, maxNorm: maxNorm) }
                 optimizer.step()
-                try checkFinite(parameters.enumerated().map { ("#\($0.offset)", $0.element) }, after: "epoch \(epoch), update \(index + 1)")
+                try checkFinite(parameters, name: { "#\($0)" }, after: "epoch \(epoch), update \(index + 1)")
                 total += Double(scalar) * Double(batch.count)
                 history.stepLosses.append(scalar)
                 let callbackStart = Date()
