@@ -64,6 +64,7 @@ struct CharLMTrain: ParsableCommand {
     func run() throws {
         example.apply()
         try checkDistinct(output: output, from: [text])
+        try example.checkPlots(["charlm-loss.svg"], besides: output, inputs: [text, resume])
         var content = try TextFile.read(from: URL(fileURLWithPath: text))
         if maxChars > 0, content.unicodeScalars.count > maxChars {
             content = String(String.UnicodeScalarView(content.unicodeScalars.prefix(maxChars)))

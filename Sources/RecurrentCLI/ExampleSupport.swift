@@ -34,6 +34,12 @@ struct ExampleOptions: ParsableArguments {
         return folder
     }
 
+    /// Refuses, before any work, plot files (`names` in the plots folder) that would overwrite an input.
+    func checkPlots(_ names: [String], besides model: String, inputs: [String?]) throws {
+        let folder = plots.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: model).deletingLastPathComponent()
+        for name in names { try checkDistinct(output: folder.appendingPathComponent(name).path, from: inputs, option: "--plots") }
+    }
+
     /// Prints `fields` as one JSON object on one line, keys sorted, when `--json` was given.
     func report(_ fields: [String: Any]) throws {
         guard json else { return }
@@ -75,9 +81,9 @@ func smoothed(_ values: [Float], weight: Double = 0.9) -> [Double] {
 }
 
 /// Refuses to write `output` over one of the command's inputs.
-func checkDistinct(output: String, from inputs: [String?]) throws {
+func checkDistinct(output: String, from inputs: [String?], option: String = "--output") throws {
     let target = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
     for case let input? in inputs where URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path == target {
-        throw CommandError("--output \(output) would overwrite the input \(input); choose another file")
+        throw CommandError("\(option) \(output) would overwrite the input \(input); choose another file")
     }
 }

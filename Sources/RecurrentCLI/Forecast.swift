@@ -53,6 +53,7 @@ struct Forecast: ParsableCommand {
     func run() throws {
         example.apply()
         try checkDistinct(output: output, from: [csv])
+        try example.checkPlots(["forecast-loss.svg", "forecast-test.svg"], besides: output, inputs: [csv])
         let table = try CSVTable.read(from: URL(fileURLWithPath: csv))
         let dates = try dateLabels(table)
         let featureNames = features.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }

@@ -90,6 +90,12 @@ import Testing
         try ExampleCommands.expectFailure(["forecast", "--csv", dir.path("table.safetensors"), "--target", "Price",
                                            "--output", dir.path("table.safetensors")], "would overwrite the input", in: dir,
                                           keep: keep.union(["table.safetensors"]))
+        // Nor is a table that happens to be named like one of the plots.
+        try Self.csv().write(to: dir.file("forecast-test.svg"), atomically: true, encoding: .utf8)
+        try ExampleCommands.expectFailure(["forecast", "--csv", dir.path("forecast-test.svg"), "--target", "Price",
+                                           "--output", dir.path("f.safetensors")], "--plots", in: dir,
+                                          keep: keep.union(["table.safetensors", "forecast-test.svg"]))
+        try FileManager.default.removeItem(at: dir.file("forecast-test.svg"))
         try "".write(to: dir.file("empty.csv"), atomically: true, encoding: .utf8)
         try ExampleCommands.expectFailure(["forecast", "--csv", dir.path("empty.csv"), "--target", "Price", "--output", dir.path("f.safetensors")],
                                           "empty.csv", in: dir, keep: keep.union(["empty.csv", "table.safetensors"]))

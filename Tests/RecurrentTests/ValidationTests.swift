@@ -68,3 +68,20 @@ import Testing
         #expect(error.description.contains("a\\u{A}b"))
     }
 }
+
+/// `loadStateDict` (the library's own loading path, not only the model files) refuses NaN and
+/// infinite values, naming the key and the first bad index, and changes nothing.
+@Suite struct StateDictFiniteTests {
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func nonFiniteValuesAreRefused(_ bad: Float) throws {
+        let layer = withRandomSeed(3) { GRU(inputSize: 2, hiddenSize: 3) }
+        var dict = layer.stateDict()
+        let before = layer.parameters.map(\.scalars)
+        dict["bias_hh_l0"]!.scalars[4] = bad
+        #expect { try layer.loadStateDict(dict) } throws: { error in
+            let message = "\(error)"
+            return error is StateDictError && message.contains("bias_hh_l0: \(bad) at flat index 4") && !message.contains("\n")
+        }
+        #expect(layer.parameters.map(\.scalars) == before, "nothing is loaded")
+    }
+}
