@@ -99,7 +99,7 @@ struct CharLMTrain: ParsableCommand {
         let chunks = training.chunks(streams: batchSize), starts = training.sampleStarts
         // With carried state, a "sample" is one chunk of all streams, taken in order.
         (options.batchSize, options.shuffle) = carryState ? (1, false) : (batchSize, true)
-        var loop = try TrainingLoop(parameters: model.parameters, options: options)
+        var loop = try TrainingLoop(model: model, options: options)
         var state: RecurrentState?
         var progress = EpochProgress(label: "charlm", unit: "chars") { _ in window * batchSize }
         var evaluations: [(step: Double, bits: Double)] = [], step = 0, trainedChars = 0

@@ -17,7 +17,7 @@ struct Forecast: ParsableCommand {
 
     @Option(help: "The CSV file (header row, then one row per time step, oldest first).") var csv: String
     @Option(help: "The column to forecast.") var target: String
-    @Option(help: "Input columns, comma-separated (default: every numeric column).") var features: String?
+    @Option(help: "Input columns, comma-separated (default: every numeric column that is not constant).") var features: String?
     @Option(help: "The date (or index) column used for the plot's labels (default: the first column when it is not numeric).")
     var dateColumn: String?
     @Option(help: "Past rows the model reads.") var window = 30
@@ -57,7 +57,9 @@ struct Forecast: ParsableCommand {
         let table = try CSVTable.read(from: URL(fileURLWithPath: csv))
         let dates = try dateLabels(table)
         let featureNames = features.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            ?? table.numericColumnNames.filter { $0 != dateColumn }
+            ?? table.numericColumnNames.filter { name in   // a constant column (say, MSFT's OpenInt of zeros) tells nothing
+                name != dateColumn && (name == target || Set((try? table.numericColumn(name)) ?? []).count > 1)
+            }
         guard !featureNames.isEmpty else { throw CommandError("\(csv): no numeric columns to read; name them with --features") }
         let columns = try featureNames.map { try table.numericColumn($0) }
         let targetValues = try table.numericColumn(target)
@@ -74,7 +76,7 @@ struct Forecast: ParsableCommand {
         var options = TrainingOptions()
         (options.epochs, options.batchSize, options.learningRate, options.seed) = (epochs, batchSize, learningRate, example.seed)
         options.patience = patience
-        var loop = try TrainingLoop(parameters: model.parameters, options: options)
+        var loop = try TrainingLoop(model: model, options: options)
         var progress = EpochProgress(label: "forecast")
         let history = try loop.run(sampleCount: train.count, loss: { batch in
             let starts = batch.map { train[$0] }

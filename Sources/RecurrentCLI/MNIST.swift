@@ -57,7 +57,7 @@ struct MNIST: ParsableCommand {
         print("model: \(model.architecture), \(model.parameterCount) parameters, \(Kernels.threads) threads")
         var options = TrainingOptions()
         (options.epochs, options.batchSize, options.learningRate, options.seed) = (epochs, batchSize, learningRate, example.seed)
-        var loop = try TrainingLoop(parameters: model.parameters, options: options)
+        var loop = try TrainingLoop(model: model, options: options)
 
         func subsetLoss() throws -> (loss: Float, accuracy: Double) {
             let r = try evaluate(model, data, 0..<subset)

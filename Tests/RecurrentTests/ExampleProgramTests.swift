@@ -21,7 +21,7 @@ import Recurrent
         var options = TrainingOptions()
         options.batchSize = 50                                                      // Adam, lr 1e-3, one epoch: the defaults
         (options.batchSize, options.epochs, options.learningRate) = (6, 20, 1e-2)   // 60 images here: more, smaller steps
-        var loop = try TrainingLoop(parameters: model.parameters, options: options)
+        var loop = try TrainingLoop(model: model, options: options)
         try loop.run(sampleCount: data.training.count) { batch in
             let logits = try model(data.training.imageBatch(batch)).prediction!     // [B, 28, 28] → [B, 10]
             return try crossEntropy(logits: logits, targets: data.training.labels(at: batch))
@@ -49,7 +49,7 @@ import Recurrent
         let model = series.makeModel(kind: .lstm, hiddenSize: 64)                   // fc(lstm(x)[0][:, -1, :]), batch-first
         var options = TrainingOptions()
         (options.epochs, options.patience) = (100, 10)                              // early stopping keeps the best epoch
-        var loop = try TrainingLoop(parameters: model.parameters, options: options)
+        var loop = try TrainingLoop(model: model, options: options)
         let (train, validation, test) = (series.sampleStarts(.training), series.sampleStarts(.validation), series.sampleStarts(.test))
         try loop.run(sampleCount: train.count, loss: { batch in
             let starts = batch.map { train[$0] }
@@ -80,7 +80,7 @@ import Recurrent
         var options = TrainingOptions()
         (options.batchSize, options.learningRate, options.clipGradNorm) = (64, 2e-3, 5)
         options.epochs = 3
-        var loop = try TrainingLoop(parameters: model.parameters, options: options)
+        var loop = try TrainingLoop(model: model, options: options)
         let starts = samples.sampleStarts
         let history = try loop.run(sampleCount: starts.count) { batch in
             let (input, targets) = samples.batch(batch.map { starts[$0] })          // [25, 64] tokens, their next tokens

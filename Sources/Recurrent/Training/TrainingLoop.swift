@@ -72,7 +72,7 @@ public struct TrainingHistory: Sendable {
 /// batch's loss, and does the backward pass, clipping and the update.
 ///
 /// ```swift
-/// var loop = try TrainingLoop(parameters: model.parameters, options: options)
+/// var loop = try TrainingLoop(model: model, options: options)
 /// let history = try loop.run(sampleCount: labels.count) { batch in      // batch: sample indices
 ///     try crossEntropy(logits: model(images(batch)).prediction!, targets: batch.map { labels[$0] })
 /// }
@@ -82,15 +82,29 @@ public struct TrainingLoop {
     public let options: TrainingOptions
     /// The parameters being trained.
     public let parameters: [Tensor]
+    /// The parameters' names for messages (`#0`, `#1`, … when created from bare tensors).
+    private let names: [String]
     private var optimizer: any Optimizer
     private var generator: SeededGenerator
+
+    /// Creates the loop and its optimizer for `model`'s parameters (named in error messages).
+    /// - Throws: ``RecurrentError/invalidValue(_:)`` for a setting out of range.
+    public init(model: some Module, options: TrainingOptions) throws {
+        let named = model.namedParameters
+        try self.init(parameters: named.map(\.tensor), names: named.map(\.name), options: options)
+    }
 
     /// Creates the loop and its optimizer.
     /// - Throws: ``RecurrentError/invalidValue(_:)`` for a setting out of range.
     public init(parameters: [Tensor], options: TrainingOptions) throws {
+        try self.init(parameters: parameters, names: parameters.indices.map { "#\($0)" }, options: options)
+    }
+
+    private init(parameters: [Tensor], names: [String], options: TrainingOptions) throws {
         try options.validate()
         self.options = options
         self.parameters = parameters
+        self.names = names
         optimizer = try makeOptimizer(options.optimizer, parameters: parameters, learningRate: options.learningRate,
                                       momentum: options.momentum, weightDecay: options.weightDecay)
         generator = SeededGenerator(seed: options.seed)
@@ -142,7 +156,7 @@ public struct TrainingLoop {
                 value.backward()
                 if let maxNorm = options.clipGradNorm { _ = try clipGradNorm(parameters, maxNorm: maxNorm) }
                 optimizer.step()
-                try checkFinite(parameters, name: { "#\($0)" }, after: "epoch \(epoch), update \(index + 1)")
+                try checkFinite(parameters, name: { names[$0] }, after: "epoch \(epoch), update \(index + 1)")
                 total += Double(scalar) * Double(batch.count)
                 history.stepLosses.append(scalar)
                 let callbackStart = Date()
