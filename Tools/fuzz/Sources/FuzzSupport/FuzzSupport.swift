@@ -121,6 +121,12 @@ public func loadModel(metadata: [String: String], tensors: [String: TensorData],
         reject(error)
         return
     }
+    // An architecture read from metadata round-trips through the metadata it writes. (Not after
+    // the overrides: a GRU's nonlinearity, or the placement of a head that is absent, is not saved.)
+    if metadata["format"] == "recurrent" {
+        let again = try? ModelArchitecture(metadata: architecture.metadata)
+        check(again == architecture, "\(architecture) does not round-trip through its metadata")
+    }
     if let nonlinearity { architecture.nonlinearity = nonlinearity }
     if let batchFirst { architecture.batchFirst = batchFirst }
     if let headPlacement { architecture.headPlacement = headPlacement }
@@ -134,11 +140,6 @@ public func loadModel(metadata: [String: String], tensors: [String: TensorData],
     let model = RecurrentModel(architecture)
     check(model.namedParameters.reduce(0) { $0 + $1.tensor.scalars.count } == count,
           "\(architecture): \(model.namedParameters.count) parameters hold a different count than \(count)")
-    // An architecture read from metadata round-trips through the metadata the model writes.
-    if metadata["format"] == "recurrent" {
-        let again = try? ModelArchitecture(metadata: architecture.metadata)
-        check(again == architecture, "\(architecture) does not round-trip through its metadata")
-    }
     do {
         try model.loadStateDict(tensors)
     } catch {
