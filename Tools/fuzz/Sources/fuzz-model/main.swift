@@ -36,8 +36,8 @@ runFuzzer { bytes, count in
                 guard !o else { return 0 }
                 elements = p
             }
+            guard elements <= maximumValues - values else { return 0 }
             values += elements
-            guard values <= maximumValues else { return 0 }
             let scalars = (0..<elements).map { Float($0 % 7) * 0.125 - 0.375 }
             tensors[String(line[..<colon])] = TensorData(shape: shape, scalars: scalars)
         } else if let eq = line.firstIndex(of: "=") {
