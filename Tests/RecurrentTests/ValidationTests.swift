@@ -85,3 +85,26 @@ import Testing
         #expect(layer.parameters.map(\.scalars) == before, "nothing is loaded")
     }
 }
+
+/// Inputs `Tools/fuzz` found that trapped (`Tools/fuzz/regressions`): a bidirectional layer of
+/// hidden size 2⁶² whose `2 · H` overflowed while the head was matched, before validation.
+@Suite struct FuzzRegressionTests {
+    /// The state dict (zero-valued tensors of huge shapes) through `load` and through the binary.
+    @Test func hugeInferredBidirectionalLayerIsRefused() throws {
+        let url = Fixtures.root.appendingPathComponent("regressions/outputfeatures-overflow-inferred.safetensors")
+        #expect(throws: ModelFileError.self) { try RecurrentModel.load(from: url) }
+        let result = try CommandRunner.run(["inspect", url.path])
+        #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+
+    /// The same size from metadata: described without trapping, refused by validation.
+    @Test func hugeSizeFromMetadataIsDescribedAndRefused() throws {
+        let metadata = ["format": "recurrent", "kind": "rnn", "input_size": "1", "hidden_size": "4611686018427387904",
+                        "num_layers": "1", "bidirectional": "true", "bias": "true", "proj_size": "0", "batch_first": "false",
+                        "head_prefix": "h.", "head_output_size": "1", "head_bias": "true"]
+        let architecture = try #require(try ModelArchitecture(metadata: metadata))
+        #expect(architecture.outputFeatures == .max)
+        #expect(architecture.description.contains("hidden 4611686018427387904"))
+        #expect(throws: ModelFileError.self) { try architecture.validate() }
+    }
+}

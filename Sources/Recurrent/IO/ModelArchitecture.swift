@@ -75,7 +75,12 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// `D·Hₒ`: the features of the layer's output at each step (what the head reads).
-    public var outputFeatures: Int { (bidirectional ? 2 : 1) * (projSize > 0 ? projSize : hiddenSize) }
+    /// Saturates at `Int.max` instead of overflowing, so that a size from a file that
+    /// ``validate()`` will refuse cannot trap on the way there (found by `Tools/fuzz`).
+    public var outputFeatures: Int {
+        let (features, overflow) = (projSize > 0 ? projSize : hiddenSize).multipliedReportingOverflow(by: bidirectional ? 2 : 1)
+        return overflow ? .max : features
+    }
 
     /// The number of token classes for token input (the embedding's rows, or `inputSize` for
     /// one-hot), nil for feature input.
