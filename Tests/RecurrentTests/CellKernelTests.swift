@@ -33,7 +33,7 @@ import Testing
     /// Runs one step forward and backward under each backend from the same inputs (the backward
     /// from the reference forward's cache, so that each kernel is compared on its own).
     func check(_ isa: InstructionSet, _ cell: any RecurrentCell, _ label: String, _ H: Int, _ rows: Int, _ units: Range<Int>) {
-        let G = cell.gateCount, width = cell.cacheWidth, state = cell.hasCellState
+        let G = cell.gateCount, width = cell.cacheFloats(hidden: H) / H, state = cell.hasCellState
         let gx = testValues(rows * G * H, seed: 1).map { 2 * $0 }, gh = testValues(rows * G * H, seed: 2).map { 2 * $0 }
         let hPrev = testValues(rows * H, seed: 3), cPrev = testValues(rows * H, seed: 4)
         let dh = testValues(rows * H, seed: 5), dcIn = testValues(rows * H, seed: 6), dhPrevIn = testValues(rows * H, seed: 7)
@@ -47,7 +47,7 @@ import Testing
             defer { k.deallocate() }
             h.withMutablePointer { h in c.withMutablePointer { c in
                 gx.withPointer { gx in gh.withPointer { gh in hPrev.withPointer { hp in cPrev.withPointer { cp in
-                    cell.step(h: h, c: state ? c : nil, cache: k, gx: gx, gh: gh, hPrev: hp, cPrev: state ? cp : nil,
+                    cell.step(h: h, c: state ? c : nil, cache: k, gx: gx, gh: gh, hPrev: hp, cPrev: state ? cp : nil, parameters: nil,
                               batch: rows, hidden: H, units: units, streamCache: streamCache)
                 } } } }
             } }
@@ -60,7 +60,8 @@ import Testing
             dgx.withMutablePointer { dx in dgh.withMutablePointer { dq in dhPrev.withMutablePointer { dhp in dc.withMutablePointer { dc in
                 cache.withPointer { k in dh.withPointer { dh in hPrev.withPointer { hp in cPrev.withPointer { cp in
                     cell.stepBackward(dgx: dx, dgh: dq, dhPrev: dhp, dc: state ? dc : nil, dh: dh, cache: k, hPrev: hp,
-                                      cPrev: state ? cp : nil, batch: rows, hidden: H, units: units)
+                                      cPrev: state ? cp : nil, parameters: nil, dparameters: nil, batch: rows, hidden: H,
+                                      units: units)
                 } } } }
             } } } }
             return [dgx, dgh, dhPrev, dc]

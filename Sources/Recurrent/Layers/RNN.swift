@@ -10,12 +10,27 @@ public final class RNN: RecurrentLayer {
     public let nonlinearity: Nonlinearity
 
     /// Creates the layer (arguments as in PyTorch; invalid configurations stop with a precondition).
+    ///
+    /// Beyond PyTorch: `activation` (any of ONNX's, in place of `nonlinearity`), a different one
+    /// for the reverse direction, and `clip` (pre-activations clamped to `[−clip, clip]`, ONNX's).
+    public convenience init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
+                bias: Bool = true, batchFirst: Bool = false, dropout: Float = 0, bidirectional: Bool = false,
+                activation: Activation? = nil, reverseActivation: Activation? = nil, clip: Float? = nil) {
+        let forward = activation ?? reverseActivation.map { _ in nonlinearity == .relu ? Activation.relu : .tanh }
+        let options = CellOptions(activations: forward.map { [$0] }, reverseActivations: reverseActivation.map { [$0] }, clip: clip)
+        self.init(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, nonlinearity: nonlinearity, bias: bias,
+                  batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, options: options)
+    }
+
+    /// Creates the layer with its options as a model file records them (see ``CellOptions``; an
+    /// activation given there replaces `nonlinearity`).
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
-                bias: Bool = true, batchFirst: Bool = false, dropout: Float = 0, bidirectional: Bool = false) {
+                bias: Bool = true, batchFirst: Bool = false, dropout: Float = 0, bidirectional: Bool = false,
+                options: CellOptions) {
         self.nonlinearity = nonlinearity
-        super.init(stack: RecurrentStack(cell: ElmanCell(nonlinearity: nonlinearity), name: "RNN", inputSize: inputSize,
-                               hiddenSize: hiddenSize, numLayers: numLayers, bias: bias, batchFirst: batchFirst,
-                               dropout: dropout, bidirectional: bidirectional, projSize: 0))
+        super.init(kind: .rnn, nonlinearity: nonlinearity, options: options, name: "RNN", inputSize: inputSize,
+                   hiddenSize: hiddenSize, numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
+                   bidirectional: bidirectional, projSize: 0)
     }
 
     /// Runs the RNN over a sequence.
@@ -40,11 +55,43 @@ public final class RNN: RecurrentLayer {
 public final class LSTM: RecurrentLayer {
 
     /// Creates the layer (arguments as in PyTorch; invalid configurations stop with a precondition).
+    ///
+    /// Beyond PyTorch (see ``CellOptions``): `peephole` (`weight_peephole_l{k}` `[3H]`, order i, f,
+    /// o), `coupledInputForget` (f = 1 − i), `layerNorm` (Ba et al. 2016), ONNX's `activations`
+    /// (and the reverse direction's) and `clip`, and `forgetBias`: the forget gate's bias starts at
+    /// this value (`bias_ih`'s f block; `bias_hh`'s is 0), 1 being the usual choice (Jozefowicz et
+    /// al. 2015); PyTorch's initialisation when nil.
+    public convenience init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Float = 0, bidirectional: Bool = false, projSize: Int = 0, peephole: Bool = false,
+                coupledInputForget: Bool = false, layerNorm: Bool = false, activations: LSTMActivations? = nil,
+                reverseActivations: LSTMActivations? = nil, clip: Float? = nil, forgetBias: Float? = nil) {
+        let options = CellOptions(peephole: peephole, coupledInputForget: coupledInputForget, layerNorm: layerNorm,
+                                  activations: (activations ?? reverseActivations.map { _ in LSTMActivations() })?.list,
+                                  reverseActivations: reverseActivations?.list, clip: clip)
+        self.init(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias, batchFirst: batchFirst,
+                  dropout: dropout, bidirectional: bidirectional, projSize: projSize, options: options, forgetBias: forgetBias)
+    }
+
+    /// Creates the layer with its options as a model file records them (see ``CellOptions``).
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Float = 0, bidirectional: Bool = false, projSize: Int = 0) {
-        super.init(stack: RecurrentStack(cell: LSTMCellKernel(), name: "LSTM", inputSize: inputSize, hiddenSize: hiddenSize,
-                               numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
-                               bidirectional: bidirectional, projSize: projSize))
+                dropout: Float = 0, bidirectional: Bool = false, projSize: Int = 0, options: CellOptions,
+                forgetBias: Float? = nil) {
+        super.init(kind: .lstm, options: options, name: "LSTM", inputSize: inputSize, hiddenSize: hiddenSize,
+                   numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
+                   bidirectional: bidirectional, projSize: projSize)
+        if let forgetBias { setForgetBias(forgetBias) }
+    }
+
+    /// Sets every layer's and direction's forget-gate bias to `value` (`bias_ih`'s second block of
+    /// `H`; `bias_hh`'s to 0, so that their sum is `value`).
+    public func setForgetBias(_ value: Float) {
+        precondition(bias, "LSTM: forgetBias needs bias")
+        let H = hiddenSize
+        for (name, tensor) in namedParameters where name.hasPrefix("bias_ih") || name.hasPrefix("bias_hh") {
+            var values = tensor.scalars
+            for j in H..<(2 * H) { values[j] = name.hasPrefix("bias_ih") ? value : 0 }
+            tensor.scalars = values
+        }
     }
 
     /// Runs the LSTM over a sequence.
@@ -71,11 +118,27 @@ public final class LSTM: RecurrentLayer {
 public final class GRU: RecurrentLayer {
 
     /// Creates the layer (arguments as in PyTorch; invalid configurations stop with a precondition).
+    ///
+    /// Beyond PyTorch (see ``CellOptions``): `resetAfter: false` puts the reset gate before the
+    /// recurrent product, `n = tanh(Wᵢₙx + bᵢₙ + Wₕₙ(r ⊙ h) + bₕₙ)` (Cho et al. 2014, ONNX's
+    /// default, Keras `reset_after=False`); `layerNorm` (Ba et al. 2016); ONNX's `activations`
+    /// (and the reverse direction's) and `clip`.
+    public convenience init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Float = 0, bidirectional: Bool = false, resetAfter: Bool = true, layerNorm: Bool = false,
+                activations: GRUActivations? = nil, reverseActivations: GRUActivations? = nil, clip: Float? = nil) {
+        let options = CellOptions(layerNorm: layerNorm, resetAfter: resetAfter,
+                                  activations: (activations ?? reverseActivations.map { _ in GRUActivations() })?.list,
+                                  reverseActivations: reverseActivations?.list, clip: clip)
+        self.init(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias, batchFirst: batchFirst,
+                  dropout: dropout, bidirectional: bidirectional, options: options)
+    }
+
+    /// Creates the layer with its options as a model file records them (see ``CellOptions``).
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Float = 0, bidirectional: Bool = false) {
-        super.init(stack: RecurrentStack(cell: GRUCellKernel(), name: "GRU", inputSize: inputSize, hiddenSize: hiddenSize,
-                               numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
-                               bidirectional: bidirectional, projSize: 0))
+                dropout: Float = 0, bidirectional: Bool = false, options: CellOptions) {
+        super.init(kind: .gru, options: options, name: "GRU", inputSize: inputSize, hiddenSize: hiddenSize,
+                   numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
+                   bidirectional: bidirectional, projSize: 0)
     }
 
     /// Runs the GRU over a sequence.
@@ -95,7 +158,18 @@ public final class GRU: RecurrentLayer {
 public class RecurrentLayer: Module {
     let stack: RecurrentStack
 
-    init(stack: RecurrentStack) { self.stack = stack }
+    init(kind: ModelArchitecture.Kind, nonlinearity: Nonlinearity = .tanh, options: CellOptions, name: String,
+         inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool, batchFirst: Bool, dropout: Float,
+         bidirectional: Bool, projSize: Int) {
+        do { try options.validate(for: kind) } catch { preconditionFailure("\(error)") }
+        stack = RecurrentStack(cells: options.cells(kind: kind, nonlinearity: nonlinearity, directions: bidirectional ? 2 : 1),
+                               name: name, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                               batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, projSize: projSize)
+        stack.options = options
+    }
+
+    /// What sets the cells apart from PyTorch's standard ones (the standard options for a plain layer).
+    public var options: CellOptions { stack.options }
 
     /// Features per input step, `I`.
     public var inputSize: Int { stack.inputSize }

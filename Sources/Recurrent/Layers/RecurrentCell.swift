@@ -15,8 +15,8 @@ protocol RecurrentCell {
     var gateCount: Int { get }
     /// Whether the cell carries a memory `c` besides `h` (LSTM).
     var hasCellState: Bool { get }
-    /// Floats saved per batch row and step for the backward pass, in units of `H`.
-    var cacheWidth: Int { get }
+    /// Floats saved per batch row and step for the backward pass.
+    func cacheFloats(hidden: Int) -> Int
     /// The gates whose `gh` enters `step` only through `gx + gh`, so that their `bias_hh` can be
     /// added to `gx` once for all steps instead of to `gh` at every step (all but the GRU's `n`).
     var foldedBiasGates: Int { get }
@@ -24,38 +24,104 @@ protocol RecurrentCell {
     /// `gx + gh` only), so that one buffer can serve as both (LSTM, Elman; not the GRU).
     var sharesGateGradients: Bool { get }
 
+    /// The cell's own parameters beyond `weight_ih`, `weight_hh` and the biases (peepholes, layer
+    /// norm gains), per layer and direction, in order: name stems (`weight_peephole` becomes
+    /// `weight_peephole_l0`), lengths and initial values.
+    func ownParameters(hidden: Int) -> [CellParameter]
+    /// Whether `gx` and `gh` reach the cell without biases and the cell adds `bias_ih` and
+    /// `bias_hh` itself (layer norm, where they come after the normalisation): its parameter array
+    /// then starts with `[b_ih | b_hh]` (`G·H` each, zeros without bias).
+    var addsBiases: Bool { get }
+    /// Whether a step needs every unit of a row at once (layer norm's statistics), so that units
+    /// are never split over threads.
+    var needsWholeRows: Bool { get }
+    /// The last gate blocks whose recurrent product reads a gated state `v` instead of `hₜ₋₁`
+    /// (the GRU with the reset gate before the product: 1, `v = r ⊙ hₜ₋₁`); 0 for one product.
+    var lateGates: Int { get }
+
     /// One step forward.
     /// - Parameters:
     ///   - h: out `[B, H]`, the new hidden state (before any projection).
     ///   - c: out `[B, H]`, the new cell state (cells with state only).
-    ///   - cache: out `[B, cacheWidth·H]`.
-    ///   - gx: `[B, G·H]` input projection including `bias_ih`.
-    ///   - gh: `[B, G·H]` recurrent projection including `bias_hh`.
+    ///   - cache: out `[B, cacheFloats]`.
+    ///   - gx: `[B, G·H]` input projection including `bias_ih` (without, if ``addsBiases``).
+    ///   - gh: `[B, G·H]` recurrent projection including `bias_hh` (without, if ``addsBiases``).
     ///   - hPrev: `[B, H]` previous hidden state; cPrev: `[B, H]` previous cell state.
+    ///   - parameters: the parameter array (see ``addsBiases`` and ``ownParameters(hidden:)``), or
+    ///     nil when the cell has none.
     ///   - units: the hidden units `j` to compute (all of `0..<H`, or one thread's share; a unit's
     ///     gates are the columns `g·H + j` of `gx` and `gh`).
     ///   - streamCache: whether `cache` is read back only after the whole sequence (training): the
     ///     C kernels then write it around the CPU caches. A hint; the values are the same.
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>,
-              streamCache: Bool)
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
+              batch: Int, hidden: Int, units: Range<Int>, streamCache: Bool)
+
+    /// The first half of a step of a cell with ``lateGates``: from the early gates' `gx` and `gh`,
+    /// writes `v` `[B, H]` into the cache at ``lateInputOffset(hidden:)``, which the late gates'
+    /// product reads before ``step(h:c:cache:gx:gh:hPrev:cPrev:parameters:batch:hidden:units:streamCache:)``.
+    func stepEarly(cache: UnsafeMutablePointer<Float>, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
+                   hPrev: UnsafePointer<Float>, batch: Int, hidden: Int, units: Range<Int>)
+    /// Where `v` sits in a row of the cache (cells with ``lateGates``).
+    func lateInputOffset(hidden: Int) -> Int
 
     /// One step backward.
     /// - Parameters:
     ///   - dgx: out `[B, G·H]`, gradient of the input projection.
     ///   - dgh: out `[B, G·H]`, gradient of the recurrent projection (the same buffer as `dgx`
-    ///     when the cell ``sharesGateGradients``).
+    ///     when the cell ``sharesGateGradients``). With ``lateGates``, only the late gates'.
     ///   - dhPrev: `[B, H]`, zeroed by the caller: add the part of the gradient of `hPrev` that does
     ///     not pass through `gh` (only cells that read `hPrev` directly, such as the GRU).
     ///   - dc: in `[B, H]` gradient of the new cell state; out: gradient of `cPrev` (cells with state).
     ///   - dh: `[B, H]` gradient of the new hidden state.
-    ///   - cache, hPrev, cPrev: as saved by `step`.
+    ///   - cache, hPrev, cPrev, parameters: as for `step`.
+    ///   - dparameters: `[B, parameter count]`, one row per batch row: add each row's part of the
+    ///     gradient of the parameter array (nil when the cell has none).
     ///   - units: as for `step`; only those columns of every buffer are read or written.
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
-                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>)
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
+                      dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>)
+    /// The second half of a backward step of a cell with ``lateGates``: from `dv` `[B, H]` (the
+    /// gradient of `v`, `dgh_late · W_late`), writes the early gates' `dgx` (and `dgh`) and adds to `dhPrev`.
+    func stepBackwardEarly(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
+                           dhPrev: UnsafeMutablePointer<Float>, dv: UnsafePointer<Float>, cache: UnsafePointer<Float>,
+                           hPrev: UnsafePointer<Float>, batch: Int, hidden: Int, units: Range<Int>)
+}
+
+/// One of a cell's own parameters (see ``RecurrentCell/ownParameters(hidden:)``).
+struct CellParameter {
+    /// The name stem; a layer's parameter is `name + "_l{k}"` (+ `"_reverse"`).
+    var name: String
+    /// Floats, a vector `[length]`.
+    var length: Int
+    /// Every value starts at this one, or, when nil, from U(-1/√H, 1/√H) as every recurrent weight.
+    var initialValue: Float?
+}
+
+extension RecurrentCell {
+    func ownParameters(hidden: Int) -> [CellParameter] { [] }
+    var addsBiases: Bool { false }
+    var needsWholeRows: Bool { false }
+    var lateGates: Int { 0 }
+    func stepEarly(cache: UnsafeMutablePointer<Float>, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
+                   hPrev: UnsafePointer<Float>, batch: Int, hidden: Int, units: Range<Int>) {
+        preconditionFailure("\(Self.self) has no late gates")
+    }
+    func lateInputOffset(hidden: Int) -> Int { preconditionFailure("\(Self.self) has no late gates") }
+    func stepBackwardEarly(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
+                           dhPrev: UnsafeMutablePointer<Float>, dv: UnsafePointer<Float>, cache: UnsafePointer<Float>,
+                           hPrev: UnsafePointer<Float>, batch: Int, hidden: Int, units: Range<Int>) {
+        preconditionFailure("\(Self.self) has no late gates")
+    }
+
+    /// Floats in the parameter array the kernels read: the biases when the cell adds them, then
+    /// its own parameters.
+    func parameterCount(hidden: Int) -> Int {
+        (addsBiases ? 2 * gateCount * hidden : 0) + ownParameters(hidden: hidden).reduce(0) { $0 + $1.length }
+    }
 }
 
 /// The nonlinearity of an Elman ``RNN`` (PyTorch's `nonlinearity='tanh'|'relu'`).
@@ -71,14 +137,14 @@ struct ElmanCell: RecurrentCell {
     var nonlinearity: Nonlinearity
     var gateCount: Int { 1 }
     var hasCellState: Bool { false }
-    var cacheWidth: Int { 1 }
+    func cacheFloats(hidden: Int) -> Int { hidden }
     var foldedBiasGates: Int { 1 }
     var sharesGateGradients: Bool { true }
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>,
-              streamCache: Bool) {
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
+              batch: Int, hidden: Int, units: Range<Int>, streamCache: Bool) {
         if Kernels.backend == .optimized {  // the same computation, fused and vectorised in C
             // No streamed cache here: measured 1.5% slower on `rnn` training (the cache is `h` itself).
             rk_elman_step(h, cache, gx, gh, batch, hidden, units.lowerBound, units.upperBound,
@@ -101,7 +167,8 @@ struct ElmanCell: RecurrentCell {
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
-                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>) {
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
+                      dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>) {
         if Kernels.backend == .optimized {  // the same computation, vectorised in C
             rk_elman_step_backward(dgx, dgh, dh, cache, batch, hidden, units.lowerBound, units.upperBound,
                                    nonlinearity == .relu ? 1 : 0, Kernels.isa)
@@ -127,14 +194,14 @@ struct ElmanCell: RecurrentCell {
 struct LSTMCellKernel: RecurrentCell {
     var gateCount: Int { 4 }
     var hasCellState: Bool { true }
-    var cacheWidth: Int { 5 }
+    func cacheFloats(hidden: Int) -> Int { 5 * hidden }
     var foldedBiasGates: Int { 4 }
     var sharesGateGradients: Bool { true }
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>,
-              streamCache: Bool) {
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
+              batch: Int, hidden H: Int, units: Range<Int>, streamCache: Bool) {
         let c = c!, cPrev = cPrev!
         if Kernels.backend == .optimized {  // the same computation, fused and vectorised in C
             rk_lstm_step(h, c, cache, gx, gh, cPrev, batch, H, units.lowerBound, units.upperBound, streamCache ? 1 : 0,
@@ -161,7 +228,8 @@ struct LSTMCellKernel: RecurrentCell {
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
-                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
+                      dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         let dc = dc!, cPrev = cPrev!
         if Kernels.backend == .optimized {  // the same computation, vectorised in C
             rk_lstm_step_backward(dgx, dgh, dc, dh, cache, cPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
@@ -194,14 +262,14 @@ struct LSTMCellKernel: RecurrentCell {
 struct GRUCellKernel: RecurrentCell {
     var gateCount: Int { 3 }
     var hasCellState: Bool { false }
-    var cacheWidth: Int { 4 }
+    func cacheFloats(hidden: Int) -> Int { 4 * hidden }
     var foldedBiasGates: Int { 2 }  // r, z; b_hn stays inside r ⊙ (W_hn h + b_hn)
     var sharesGateGradients: Bool { false }  // dghₙ = dâₙ ⊙ r
 
     func step(h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?, cache: UnsafeMutablePointer<Float>,
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
-              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>,
-              streamCache: Bool) {
+              hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
+              batch: Int, hidden H: Int, units: Range<Int>, streamCache: Bool) {
         if Kernels.backend == .optimized {  // the same computation, fused and vectorised in C
             rk_gru_step(h, cache, gx, gh, hPrev, batch, H, units.lowerBound, units.upperBound, streamCache ? 1 : 0,
                         Kernels.isa)
@@ -229,7 +297,8 @@ struct GRUCellKernel: RecurrentCell {
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
-                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
+                      hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
+                      dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         if Kernels.backend == .optimized {  // the same computation, vectorised in C
             rk_gru_step_backward(dgx, dgh, dhPrev, dh, cache, hPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
             return

@@ -4,10 +4,22 @@ extension RecurrentSequence {
     func backward(outputGradients: [[Float]?], inputs: [Tensor]) -> [[Float]?] {
         precondition(keepsHistory, "RecurrentSequence: backward without a recorded forward")
         let (T, B, I, H, Ho) = (steps, batch, inputSize, hidden, outSize)
-        let GH = cell.gateCount * H, width = cell.cacheWidth * H
+        let GH = cell.gateCount * H, width = cell.cacheFloats(hidden: H)
         let x = inputs[0].scalars
         let hasC0 = cell.hasCellState
         let weightIndex = hasC0 ? 3 : 2
+        let projectionIndex = weightIndex + (hasBias ? 4 : 2), ownIndex = projectionIndex + (hasProjection ? 1 : 0)
+        // The cell's parameter array (biases it adds itself, its own parameters) and their gradients,
+        // one row per batch row (threads own rows, so none writes another's), summed after the loop.
+        let ownWeights = Weights(inputWeight: inputs[weightIndex], hiddenWeight: inputs[weightIndex + 1],
+                                 inputBias: hasBias ? inputs[weightIndex + 2] : nil,
+                                 hiddenBias: hasBias ? inputs[weightIndex + 3] : nil, projection: nil,
+                                 cellParameters: Array(inputs[ownIndex...]))
+        let parameterArray = ownWeights.cellParameterArray(for: cell) ?? []
+        let parameterCount = parameterArray.count
+        var parameterGradients = [Float](repeating: 0, count: B * parameterCount)
+        // Late gates (the reset-before GRU): the backward step is two halves around dv = dgh[late] Wₕₕ[late].
+        let early = (cell.gateCount - cell.lateGates) * H
 
         let dOutput = outputGradients[0]
         var dh = outputGradients[1] ?? Array(repeating: 0, count: B * Ho)   // running ∂L/∂hₛ₊₁
@@ -15,15 +27,18 @@ extension RecurrentSequence {
         // Every row of these is written by the steps (dhPrev is zeroed by each). When the cell's dgh
         // equals its dgx, one buffer (by time) serves as both.
         let shared = cell.sharesGateGradients
-        let buffers = [B * Ho, hasProjection ? B * H : 0, T * B * GH, shared ? 0 : T * B * GH, hasProjection ? T * B * Ho : 0]
-            .map(Scratch.take)
+        let buffers = [B * Ho, hasProjection ? B * H : 0, T * B * GH, shared ? 0 : T * B * GH, hasProjection ? T * B * Ho : 0,
+                       early < GH ? B * H : 0].map(Scratch.take)
         defer { buffers.forEach(Scratch.give) }
         let dhPrevp = buffers[0].base, dmp = buffers[1].base
         let dgxp = buffers[2].base      // [T, B, G·H] indexed by time t
         let dghStorage = buffers[3].base  // [T, B, G·H] indexed by time t, as dgx
         let dhsp = buffers[4].base      // ∂L/∂hₛ₊₁, for dWₕᵣ
+        let dvp = buffers[5].base       // [B, H]: dv of the late gates' product
         let (cs, ms, cache) = (cs.base, ms.base, cache.base)
 
+        parameterArray.withPointer { parameterBase in parameterGradients.withMutablePointer { dparameterBase in
+        let parameters = parameterCount > 0 ? parameterBase : nil, dparameters = parameterCount > 0 ? dparameterBase : nil
         output.withPointer { out in dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in (dOutput ?? []).withPointer { dOutputBase in
             let dOutput = dOutput == nil ? nil : dOutputBase  // ∂L/∂output: [T, B, Hₒ]
             /// hₛ: h₀, or the output at the previous step's time
@@ -32,7 +47,12 @@ extension RecurrentSequence {
             func dghp(_ s: Int) -> UnsafeMutablePointer<Float> { (shared ? dgxp : dghStorage) + time(s) * B * GH }
             // Packed once for all steps: Wₕₕ as [G·H, Hₒ] and Wₕᵣ as [P, H].
             let recurrent = inputs[weightIndex + 1].packedMatrix(transposed: false)
-            let projector = hasProjection ? inputs.last!.packedMatrix(transposed: false) : nil
+            let projector = hasProjection ? inputs[projectionIndex].packedMatrix(transposed: false) : nil
+            // With late gates: Wₕₕ's early rows [early, Hₒ] and late rows [G·H − early, Hₒ], packed apart.
+            let (earlyRecurrent, lateRecurrent) = early < GH
+                ? (inputs[weightIndex + 1].narrowed(axis: 0, start: 0, length: early).packedMatrix(transposed: false),
+                   inputs[weightIndex + 1].narrowed(axis: 0, start: early, length: GH - early).packedMatrix(transposed: false))
+                : (recurrent, recurrent)
             // The running ∂L/∂hₛ₊₁ alternates between the two buffers: step s reads one, writes the other.
             func buffers(_ s: Int) -> (dh: UnsafeMutablePointer<Float>, dhPrev: UnsafeMutablePointer<Float>) {
                 (T - 1 - s) % 2 == 0 ? (dhp, dhPrevp) : (dhPrevp, dhp)
@@ -51,7 +71,8 @@ extension RecurrentSequence {
                         }
                         cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp(s), dhPrev: dhPrev, dc: hasC0 ? dcp : nil,
                                           dh: dh, cache: cache + s * B * width, hPrev: hPrev(s),
-                                          cPrev: hasC0 ? cs + s * B * H : nil, batch: B, hidden: H, units: units)
+                                          cPrev: hasC0 ? cs + s * B * H : nil, parameters: parameters,
+                                          dparameters: dparameters, batch: B, hidden: H, units: units)
                         // Every unit's dgh is needed for each column of dhₛ: a second phase after a barrier.
                         barrier.wait(participants: parts, crossing: 2 * n + 1)
                         let columns = unitPartition(Ho, part, parts)
@@ -89,13 +110,24 @@ extension RecurrentSequence {
                         }
                         dhPrev.update(repeating: 0, count: nb * Ho)
                         let dgxRows = dgxp + (t * B + b0) * GH, dghRows = dghp(s) + b0 * GH
-                        cell.stepBackward(dgx: stream ? stepX : dgxRows, dgh: stream ? stepH : dghRows, dhPrev: dhPrev,
-                                          dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cache + (s * B + b0) * width,
+                        let (gx, gh) = (stream ? stepX : dgxRows, stream ? stepH : dghRows)
+                        let cacheRows = cache + (s * B + b0) * width
+                        cell.stepBackward(dgx: gx, dgh: gh, dhPrev: dhPrev,
+                                          dc: hasC0 ? dcp + b0 * H : nil, dh: dmRows, cache: cacheRows,
                                           hPrev: hPrev(s) + b0 * Ho, cPrev: hasC0 ? cs + (s * B + b0) * H : nil,
+                                          parameters: parameters, dparameters: dparameters.map { $0 + b0 * parameterCount },
                                           batch: nb, hidden: H, units: 0..<H)
+                        if early < GH {
+                            // dv = dgh[late] Wₕₕ[late]: [B, H]; then the cell's first half (r from dv), and
+                            // dhₛ += dgh[early] Wₕₕ[early] below
+                            lateRecurrent.multiply(into: dvp + b0 * H, ldc: H, gh + early, lda: GH, m: nb, columns: 0..<H,
+                                                   accumulate: false)
+                            cell.stepBackwardEarly(dgx: gx, dgh: gh, dhPrev: dhPrev, dv: dvp + b0 * H, cache: cacheRows,
+                                                   hPrev: hPrev(s) + b0 * Ho, batch: nb, hidden: H, units: 0..<H)
+                        }
                         // dhₛ += dgh Wₕₕ: [B, G·H] · [G·H, Hₒ]
-                        recurrent.multiply(into: dhPrev, ldc: Ho, stream ? stepH : dghRows, lda: GH, m: nb, columns: 0..<Ho,
-                                           accumulate: true, descending: s % 2 == 1)
+                        earlyRecurrent.multiply(into: dhPrev, ldc: Ho, gh, lda: GH, m: nb, columns: 0..<Ho,
+                                                accumulate: true, descending: s % 2 == 1)
                         if stream {
                             Kernels.copyToHistory(dgxRows, stepX, count: nb * GH)
                             if !shared { Kernels.copyToHistory(dghRows, stepH, count: nb * GH) }
@@ -105,7 +137,10 @@ extension RecurrentSequence {
             }
             let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
-        } } } }
+        } } } } } }
+        // The parameter array's gradient: the per-row sums added up in row order.
+        var parameterGradient = [Float](repeating: 0, count: parameterCount)
+        for b in 0..<B { for j in 0..<parameterCount { parameterGradient[j] += parameterGradients[b * parameterCount + j] } }
 
         // After the loop: one product per gradient, over all steps, for the inputs that need one
         // (as PyTorch: no `dx` for an input without gradients, no `dW` for a frozen weight).
@@ -120,14 +155,21 @@ extension RecurrentSequence {
         // straight from there. The bias gradients are the column sums of dgx and dgh, summed while
         // the products pack them.
         let (needsWih, needsWhh) = (needs[weightIndex], needs[weightIndex + 1])
-        let (needsBih, needsBhh) = (hasBias && needs[weightIndex + 2], hasBias && needs[weightIndex + 3])
-        let (dWih, dWhh, dbih, dbhh) = x.withPointer { x in output.withPointer { out in
+        // A cell that adds the biases itself has their gradients in its parameter array's.
+        let biasesInArray = cell.addsBiases
+        let (needsBih, needsBhh) = (hasBias && !biasesInArray && needs[weightIndex + 2],
+                                    hasBias && !biasesInArray && needs[weightIndex + 3])
+        // With late gates, dWₕₕ's late rows read v (in the cache) rather than the states: its two
+        // parts are products of their own below.
+        let splitWhh = early < GH
+        var (dWih, dWhh, dbih, dbhh) = x.withPointer { x in output.withPointer { out in
             let h0 = UnsafePointer(hs.base)
             // [h₀; output rows 0 ..< T-1], or [output rows 1 ..< T; h₀] in reverse
             let (states, tail) = reverse ? ((out + B * Ho, Ho), ((T - 1) * B, h0)) : ((h0, Ho), (B, out))
             if shared {  // dgh is dgx: one product [G·H, I + Hₒ] gives both weights (dgx read once)
                 let (dWih, dWhh, sums) = weightGradients(dgxp, rows: T * B, columns: GH, needsWih ? (x, I) : nil,
-                                                         needsWhh ? states : nil, secondTail: tail, sums: needsBih || needsBhh)
+                                                         needsWhh && !splitWhh ? states : nil, secondTail: tail,
+                                                         sums: needsBih || needsBhh)
                 return (dWih, dWhh, needsBih ? sums : nil, needsBhh ? sums : nil)
             }
             let (dWih, _, dbih) = weightGradients(dgxp, rows: T * B, columns: GH, needsWih ? (x, I) : nil, nil, sums: needsBih)
@@ -135,12 +177,50 @@ extension RecurrentSequence {
                                                   secondTail: tail, sums: needsBhh)
             return (dWih, dWhh, dbih, dbhh)
         } }
+        if splitWhh && needsWhh { dWhh = splitRecurrentWeightGradient(dgh: shared ? dgxp : dghStorage, early: early) }
+        if biasesInArray && hasBias {
+            dbih = Array(parameterGradient[0..<GH])
+            dbhh = Array(parameterGradient[GH..<(2 * GH)])
+        }
         grads += [dWih, dWhh]
         if hasBias { grads += [dbih, dbhh] }
         if hasProjection {
-            grads.append(needs.last! ? gemm(dhsp, ms, m: Ho, n: H, k: T * B, transposeA: true) : nil)  // dWₕᵣ: [P, H]
+            grads.append(needs[projectionIndex] ? gemm(dhsp, ms, m: Ho, n: H, k: T * B, transposeA: true) : nil)  // dWₕᵣ: [P, H]
+        }
+        // The cell's own parameters, from the summed array (after the biases it adds itself).
+        var offset = biasesInArray ? 2 * GH : 0
+        for p in cell.ownParameters(hidden: H) {
+            grads.append(Array(parameterGradient[offset..<(offset + p.length)]))
+            offset += p.length
         }
         return grads
+    }
+
+    /// dWₕₕ for a cell with late gates: the early rows `dgh[:, early]ᵀ hₛ` and the late rows
+    /// `dgh[:, late]ᵀ vₛ` (`v` from each step's cache), over all steps by time: `[G·H, Hₒ]`.
+    private func splitRecurrentWeightGradient(dgh: UnsafePointer<Float>, early: Int) -> [Float] {
+        let (T, B, H, Ho) = (steps, batch, hidden, outSize)
+        let GH = cell.gateCount * H, late = GH - early, width = cell.cacheFloats(hidden: H)
+        let offset = cell.lateInputOffset(hidden: H)
+        // Gathered by time t: the gradients' two column blocks, the states before t and the v of t.
+        var dgEarly = [Float].uninitialized(T * B * early), dgLate = [Float].uninitialized(T * B * late)
+        var states = [Float].uninitialized(T * B * Ho), v = [Float].uninitialized(T * B * H)
+        output.withPointer { out in
+            dgEarly.withMutablePointer { de in dgLate.withMutablePointer { dl in states.withMutablePointer { st in v.withMutablePointer { vp in
+                for s in 0..<T {
+                    let t = time(s)
+                    (st + t * B * Ho).update(from: hState(s, UnsafeMutablePointer(mutating: out)), count: B * Ho)
+                    for b in 0..<B {
+                        let row = t * B + b
+                        (de + row * early).update(from: dgh + row * GH, count: early)
+                        (dl + row * late).update(from: dgh + row * GH + early, count: late)
+                        (vp + row * H).update(from: cache.base + (s * B + b) * width + offset, count: H)
+                    }
+                }
+            } } } }
+        }
+        return gemm(dgEarly, states, m: early, n: Ho, k: T * B, transposeA: true)
+            + gemm(dgLate, v, m: late, n: H, k: T * B, transposeA: true)
     }
 }
 

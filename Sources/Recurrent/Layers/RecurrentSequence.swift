@@ -21,8 +21,23 @@ final class RecurrentSequence: FusedFunction {
         var inputBias: Tensor?        // bias_ih: [G·H]
         var hiddenBias: Tensor?       // bias_hh: [G·H]
         var projection: Tensor?       // weight_hr: [P, H]
+        /// The cell's own parameters (peepholes, layer norm gains), as ``RecurrentCell/ownParameters(hidden:)`` lists them.
+        var cellParameters: [Tensor] = []
 
-        var all: [Tensor] { [inputWeight, hiddenWeight] + [inputBias, hiddenBias, projection].compactMap { $0 } }
+        var all: [Tensor] { [inputWeight, hiddenWeight] + [inputBias, hiddenBias, projection].compactMap { $0 } + cellParameters }
+
+        /// The array the cell's kernels read: `[b_ih | b_hh]` when the cell adds the biases itself, then
+        /// its own parameters; nil when that is empty.
+        func cellParameterArray(for cell: any RecurrentCell) -> [Float]? {
+            var values: [Float] = []
+            if cell.addsBiases {
+                let count = inputWeight.shape[0]
+                values += inputBias?.scalars ?? [Float](repeating: 0, count: count)
+                values += hiddenBias?.scalars ?? [Float](repeating: 0, count: count)
+            }
+            for p in cellParameters { values += p.scalars }
+            return values.isEmpty ? nil : values
+        }
     }
 
     let cell: any RecurrentCell
@@ -35,7 +50,7 @@ final class RecurrentSequence: FusedFunction {
     let hs: Scratch      // [B, Hₒ]       h₀
     let cs: Scratch      // [T+1, B, H]   c₀ … c_T, cells with state (2 slots in inference)
     let ms: Scratch      // [T, B, H]     pre-projection hidden states, projection only (1 slot)
-    let cache: Scratch   // [T, B, cacheWidth·H]                                       (1 slot)
+    let cache: Scratch   // [T, B, cacheFloats]                                        (1 slot)
 
     /// Whether every step's state and cache are kept for a backward pass; without one (inference)
     /// two state slots and one cache slot are reused for all steps.
@@ -61,7 +76,7 @@ final class RecurrentSequence: FusedFunction {
         hs = Scratch.take(batch * outSize)
         cs = Scratch.take(cell.hasCellState ? states * batch * hidden : 0)
         ms = Scratch.take(hasProjection ? steps * batch * hidden : 0)
-        cache = Scratch.take(steps * batch * cell.cacheWidth * hidden)
+        cache = Scratch.take(steps * batch * cell.cacheFloats(hidden: hidden))
     }
 
     private convenience init(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool) {
@@ -93,10 +108,12 @@ final class RecurrentSequence: FusedFunction {
     /// the batch is too small to share and a step's recurrent product is large enough (≥ 32K
     /// multiply-adds per row; measured on the 2-core AMD Zen 4 machine: H = 128 at batch 1 runs
     /// 1.4× faster split, H = 64 breaks even, H = 32 runs 1.8× slower, the per-step barrier costing
-    /// more than it saves); not with a projection, whose product needs every unit of `m`.
+    /// more than it saves); not with a projection, whose product needs every unit of `m`, nor for
+    /// cells whose step needs whole rows (layer norm) or a second product (the reset-before GRU).
     var useUnitSplit: Bool {
         let threads = WorkerPool.availableThreads  // 1 where this sequence runs nested in another's task
         return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 15
+            && !cell.needsWholeRows && cell.lateGates == 0
     }
 
     /// Runs `cell` over `x` from `h0` (and `c0`).
@@ -181,7 +198,11 @@ final class RecurrentSequence: FusedFunction {
     private func forward(x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, h0: [Float], c0: [Float]?,
                          weights: Weights, published: StepProgress? = nil, awaited: StepProgress? = nil) {
         let (T, B, H, Ho) = (steps, batch, hidden, outSize)
-        let GH = cell.gateCount * H, width = cell.cacheWidth * H
+        let GH = cell.gateCount * H, width = cell.cacheFloats(hidden: H)
+        // With late gates (the reset-before GRU), the recurrent product is two: hₛ for the early
+        // gates' columns, then v (written by the cell's first half) for the late ones'.
+        let early = (cell.gateCount - cell.lateGates) * H, lateInput = cell.lateGates > 0 ? cell.lateInputOffset(hidden: H) : 0
+        precondition(cell.lateGates == 0 || !hasProjection, "RecurrentSequence: late gates read [B, H] states")
         // A history larger than the caches is written around them (it is read back only after the
         // sequence). Measured, 2 threads: `medium` training 2%, `bi-2` and `train-1024` 3% faster; a
         // small one (`seed-mnist`, 1.8 MB) is better left in cache for the backward: 6% slower streamed.
@@ -192,7 +213,7 @@ final class RecurrentSequence: FusedFunction {
         // (each in the epilogue of its product).
         let folded = cell.foldedBiasGates * H
         var inputBias: [Float]? = nil, stepBias: [Float]? = nil
-        if let bi = weights.inputBias?.scalars, let bh = weights.hiddenBias?.scalars {
+        if !cell.addsBiases, let bi = weights.inputBias?.scalars, let bh = weights.hiddenBias?.scalars {
             inputBias = (0..<GH).map { $0 < folded ? bi[$0] + bh[$0] : bi[$0] }
             stepBias = folded < GH ? (0..<GH).map { $0 < folded ? 0 : bh[$0] } : nil
         }
@@ -211,7 +232,10 @@ final class RecurrentSequence: FusedFunction {
 
         h0.withPointer { hs.update(from: $0, count: h0.count) }
         if let c0 { c0.withPointer { cs.update(from: $0, count: c0.count) } }
+        let parameterArray = weights.cellParameterArray(for: cell)
+        (parameterArray ?? []).withPointer { parameterPointer in
         (stepBias ?? []).withPointer { stepBiasPointer in (inputBias ?? []).withPointer { inputBiasPointer in
+            let parameters = parameterArray == nil ? nil : parameterPointer  // the cell's parameter array
             let hiddenBias = stepBias == nil ? nil : stepBiasPointer  // [G·H], zero in the folded gates
             let inputBias = inputBias == nil ? nil : inputBiasPointer
             // The weights, packed once for all steps: Wᵢₕᵀ as [I, G·H], Wₕₕᵀ as [Hₒ, G·H], Wₕᵣᵀ as [H, P].
@@ -246,12 +270,18 @@ final class RecurrentSequence: FusedFunction {
                 let hPrev = hState(s, out) + b0 * Ho, hNext = hState(s + 1, out) + b0 * Ho
                 let ghRows = gh + b0 * GH
                 // gh = hₛ Wₕₕᵀ + bₕₕ: [B, G·H] (bₕₕ only in the unfolded gates, the GRU's n)
-                recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<GH, accumulate: false,
+                recurrent.multiply(into: ghRows, ldc: GH, hPrev, lda: Ho, m: nb, columns: 0..<early, accumulate: false,
                                    bias: hiddenBias, descending: s % 2 == 1)
+                let cacheRows = cache + (slot(s) * B + b0) * width
+                if early < GH {  // gh[:, late] = v Wₕₕ[late]ᵀ + bₕₕ[late], v from the cell's first half (in its cache)
+                    cell.stepEarly(cache: cacheRows, gx: gxRows, gh: ghRows, hPrev: hPrev, batch: nb, hidden: H, units: 0..<H)
+                    recurrent.multiply(into: ghRows, ldc: GH, cacheRows + lateInput, lda: width, m: nb, columns: early..<GH,
+                                       accumulate: false, bias: hiddenBias)
+                }
                 let m = hasProjection ? ms + (slot(s) * B + b0) * H : hNext
                 cell.step(h: m, c: cell.hasCellState ? cs + (state(s + 1) * B + b0) * H : nil,
-                          cache: cache + (slot(s) * B + b0) * width, gx: gxRows, gh: ghRows,
-                          hPrev: hPrev, cPrev: cell.hasCellState ? cs + (state(s) * B + b0) * H : nil,
+                          cache: cacheRows, gx: gxRows, gh: ghRows,
+                          hPrev: hPrev, cPrev: cell.hasCellState ? cs + (state(s) * B + b0) * H : nil, parameters: parameters,
                           batch: nb, hidden: H, units: 0..<H, streamCache: streamCache)
                 // h = m Wₕᵣᵀ
                 projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
@@ -266,7 +296,7 @@ final class RecurrentSequence: FusedFunction {
                                    groupStride: H, accumulate: false, bias: hiddenBias, descending: s % 2 == 1)
                 cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
                           gx: gx + (t - t0) * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
-                          batch: B, hidden: H, units: units, streamCache: streamCache)
+                          parameters: parameters, batch: B, hidden: H, units: units, streamCache: streamCache)
             }
 
             // One dispatch for the whole sequence: each thread walks every step for its share.
@@ -305,6 +335,6 @@ final class RecurrentSequence: FusedFunction {
                     }
                 }
             }
-        } }
+        } } }
     }
 }

@@ -4,7 +4,10 @@
 /// training mode), the reverse direction runs the sequence backwards, and the final states are
 /// stacked as `[D·L, B, Hₒ]` with index `l·D + d`, exactly as PyTorch does.
 final class RecurrentStack {
-    let cell: any RecurrentCell
+    /// The cell of each direction (they differ only in their activations).
+    let cells: [any RecurrentCell]
+    /// The forward direction's cell: what every direction's shares (gates, state, parameters).
+    var cell: any RecurrentCell { cells[0] }
     let inputSize: Int, hiddenSize: Int, numLayers: Int
     let bias: Bool, batchFirst: Bool, dropout: Float, bidirectional: Bool, projSize: Int
     /// Every parameter, in PyTorch's `state_dict` order.
@@ -12,12 +15,15 @@ final class RecurrentStack {
     /// The weights of layer `l`, direction `d` at index `l·D + d`.
     let weights: [RecurrentSequence.Weights]
     var isTraining = true
+    /// The options the cells were made from (recorded in model files).
+    var options = CellOptions()
 
     var directions: Int { bidirectional ? 2 : 1 }
     /// `Hₒ`: the size of `h` and of each direction's output (`projSize` if set, else `hiddenSize`).
     var outputSize: Int { projSize > 0 ? projSize : hiddenSize }
 
-    init(cell: any RecurrentCell, name: String, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool,
+    /// Creates the stack; `cells` has one cell per direction (or one for both).
+    init(cells: [any RecurrentCell], name: String, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool,
          batchFirst: Bool, dropout: Float, bidirectional: Bool, projSize: Int) {
         precondition(inputSize > 0, "\(name): inputSize must be positive, got \(inputSize)")
         precondition(hiddenSize > 0, "\(name): hiddenSize must be positive, got \(hiddenSize)")
@@ -25,13 +31,16 @@ final class RecurrentStack {
         precondition(dropout >= 0 && dropout < 1, "\(name): dropout must be in [0, 1), got \(dropout)")
         precondition(projSize >= 0, "\(name): projSize must be non-negative, got \(projSize)")
         precondition(projSize < hiddenSize, "\(name): projSize (\(projSize)) must be smaller than hiddenSize (\(hiddenSize))")
-        self.cell = cell
+        precondition(!cells.isEmpty)
+        self.cells = bidirectional && cells.count == 1 ? [cells[0], cells[0]] : cells
+        let cell = cells[0]
+        precondition(projSize == 0 || cell.lateGates == 0, "\(name): a projection needs one recurrent product per step")
         (self.inputSize, self.hiddenSize, self.numLayers) = (inputSize, hiddenSize, numLayers)
         (self.bias, self.batchFirst, self.dropout) = (bias, batchFirst, dropout)
         (self.bidirectional, self.projSize) = (bidirectional, projSize)
         let specs = RecurrentStack.parameterTable(
             gateCount: cell.gateCount, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
-            bias: bias, directions: bidirectional ? 2 : 1, projSize: projSize)
+            bias: bias, directions: bidirectional ? 2 : 1, projSize: projSize, cellParameters: cell.ownParameters(hidden: hiddenSize))
         var named: [(name: String, tensor: Tensor)] = []
         var weights: [RecurrentSequence.Weights] = []
         for group in specs {
@@ -39,16 +48,18 @@ final class RecurrentStack {
             named += t
             func role(_ prefix: String) -> Tensor? { t.first { $0.0.hasPrefix(prefix + "_l") }?.1 }
             weights.append(.init(inputWeight: role("weight_ih")!, hiddenWeight: role("weight_hh")!,
-                                 inputBias: role("bias_ih"), hiddenBias: role("bias_hh"), projection: role("weight_hr")))
+                                 inputBias: role("bias_ih"), hiddenBias: role("bias_hh"), projection: role("weight_hr"),
+                                 cellParameters: Array(t.dropFirst(2 + (bias ? 2 : 0) + (projSize > 0 ? 1 : 0)).map(\.1))))
         }
         namedParameters = named
         self.weights = weights
     }
 
     /// The parameter table: for each layer and direction, PyTorch's names, shapes and the init
-    /// range U(-1/√H, 1/√H) that PyTorch uses for every recurrent parameter.
+    /// range U(-1/√H, 1/√H) that PyTorch uses for every recurrent parameter, then the cell's own
+    /// parameters (`weight_peephole_l0`, `ln_weight_ih_l0`, …) with theirs.
     static func parameterTable(gateCount G: Int, inputSize: Int, hiddenSize H: Int, numLayers: Int, bias: Bool,
-                               directions: Int, projSize P: Int) -> [[ParameterSpec]] {
+                               directions: Int, projSize P: Int, cellParameters: [CellParameter] = []) -> [[ParameterSpec]] {
         let bound = 1 / Float(H).squareRoot()
         let Ho = P > 0 ? P : H
         var table: [[ParameterSpec]] = []
@@ -63,6 +74,9 @@ final class RecurrentStack {
                               ParameterSpec(name: "bias_hh" + suffix, shape: [G * H], bound: bound)]
                 }
                 if P > 0 { group.append(ParameterSpec(name: "weight_hr" + suffix, shape: [P, H], bound: bound)) }
+                for p in cellParameters {
+                    group.append(ParameterSpec(name: p.name + suffix, shape: [p.length], bound: bound, initialValue: p.initialValue))
+                }
                 table.append(group)
             }
         }
@@ -156,7 +170,7 @@ final class RecurrentStack {
             let layerInput = x
             func direction(_ d: Int) -> (output: Tensor, h: Tensor, c: Tensor?) {
                 let (h0, c0) = initial(l, d)
-                return RecurrentSequence.apply(cell: cell, x: layerInput, h0: h0, c0: c0, weights: weights[l * directions + d],
+                return RecurrentSequence.apply(cell: cells[d], x: layerInput, h0: h0, c0: c0, weights: weights[l * directions + d],
                                                reverse: d == 1)
             }
             var results = [(output: Tensor, h: Tensor, c: Tensor?)?](repeating: nil, count: directions)

@@ -35,10 +35,15 @@ public func prefixed(_ prefix: String, _ parameters: [(name: String, tensor: Ten
 struct ParameterSpec {
     var name: String
     var shape: [Int]
-    /// Initialised from U(-bound, bound).
+    /// Initialised from U(-bound, bound)…
     var bound: Float
+    /// …unless every value starts at this one.
+    var initialValue: Float? = nil
 
     func makeTensor() -> Tensor {
-        Tensor.uniform(shape, low: -bound, high: bound, requiresGrad: true)
+        if let initialValue {
+            return Tensor(shape: shape, scalars: [Float](repeating: initialValue, count: shape.reduce(1, *)), requiresGrad: true)
+        }
+        return Tensor.uniform(shape, low: -bound, high: bound, requiresGrad: true)
     }
 }

@@ -121,6 +121,69 @@ void rk_gru_step(float *h, float *cache, const float *gx, const float *gh, const
 void rk_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache, const float *h_prev,
                           long rows, long H, long u0, long u1, rk_isa isa);
 
+/// An activation from ONNX's list for the recurrent operators, with its parameters.
+typedef enum {
+    RK_ACT_SIGMOID, RK_ACT_TANH, RK_ACT_RELU, RK_ACT_AFFINE, RK_ACT_LEAKY_RELU, RK_ACT_THRESHOLDED_RELU,
+    RK_ACT_SCALED_TANH, RK_ACT_HARD_SIGMOID, RK_ACT_ELU, RK_ACT_SOFTSIGN, RK_ACT_SOFTPLUS
+} rk_activation_kind;
+typedef struct { rk_activation_kind kind; float alpha, beta; } rk_activation;
+/// The LSTM variant: activations f (gates), g (cell input), h (cell output), `clip` (INFINITY: none)
+/// and the coupled input–forget gate (f = 1 − i).
+typedef struct { rk_activation f, g, h; float clip; int coupled; } rk_lstm_config;
+/// The GRU variant: activations f (r, z), g (n), `clip`, and where the reset gate applies
+/// (`reset_after`: to the recurrent product, PyTorch; else to h before it, Cho et al.).
+typedef struct { rk_activation f, g; float clip; int reset_after; } rk_gru_config;
+
+/// y = act(clamp(x, −clip, clip)) over n values (y may equal x; clip = INFINITY: none).
+void rk_activation_forward(float *y, const float *x, long n, rk_activation a, float clip, rk_isa isa);
+/// d ⊙= act'(clamp(x)) · [−clip ≤ x ≤ clip], where y = act(clamp(x)) (as the forward wrote it).
+void rk_activation_backward(float *d, const float *x, const float *y, long n, rk_activation a, float clip);
+
+/// One step of the LSTM variant for `rows` rows and units u0 ≤ j < u1: peepholes `[3H]` (i, f, o;
+/// NULL: none). Writes h, c `[rows, H]` and cache `[rows, 10H]` (see cells_general.c).
+void rk_lstm_general_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+                          const float *peephole, long rows, long H, long u0, long u1, const rk_lstm_config *cf,
+                          rk_isa isa);
+/// Its backward: dgx, dgh `[rows, 4H]` (may be one buffer), dc in/out; adds the peephole gradients
+/// to `dpeephole` (rows `dp_stride` apart; NULL without peepholes).
+void rk_lstm_general_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
+                                   const float *c_prev, const float *peephole, float *dpeephole, long dp_stride,
+                                   long rows, long H, long u0, long u1, const rk_lstm_config *cf);
+/// The GRU variant's step, cache `[rows, 7H]`. With the reset gate before the product, the step is
+/// two halves: `_early` (r, z and v = r ⊙ h_prev at cache column 6H), then, after ghₙ = v Wₕₙᵀ + bₕₙ
+/// is added to gh, `rk_gru_general_step`; after the product, `rk_gru_general_step` does all.
+void rk_gru_general_step_early(float *cache, const float *gx, const float *gh, const float *h_prev, long rows, long H,
+                               long u0, long u1, const rk_gru_config *cf, rk_isa isa);
+void rk_gru_general_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, long rows,
+                         long H, long u0, long u1, const rk_gru_config *cf, rk_isa isa);
+/// Backward: dgx, dgh `[rows, 3H]`, dh_prev += the direct part. Before the product, this does z
+/// and n; `_early` then does r from dv = dghₙ Wₕₙ `[rows, H]`.
+void rk_gru_general_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
+                                  const float *h_prev, long rows, long H, long u0, long u1, const rk_gru_config *cf);
+void rk_gru_general_step_backward_early(float *dgx, float *dgh, float *dh_prev, const float *dv, const float *cache,
+                                        const float *h_prev, long rows, long H, long u0, long u1,
+                                        const rk_gru_config *cf);
+/// The Elman cell with any activation and clip: cache `[rows, 2H]` = (pre-activation, h).
+void rk_elman_general_step(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0,
+                           long u1, rk_activation act, float clip, rk_isa isa);
+void rk_elman_general_step_backward(float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H,
+                                    long u0, long u1, rk_activation act, float clip);
+
+/// The layer-normalised LSTM step over whole rows (see cells_layernorm.c): gx, gh `[rows, 4H]`
+/// without biases, params `[18H]`; cache `[rows, 14H + 3]`.
+void rk_ln_lstm_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+                     const float *params, long rows, long H, rk_isa isa);
+void rk_ln_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
+                              const float *c_prev, const float *params, float *dparams, long dp_stride, long rows,
+                              long H);
+/// The layer-normalised GRU step: gx, gh `[rows, 3H]` without biases, params `[12H]`; cache
+/// `[rows, 10H + 2]`.
+void rk_ln_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, const float *params,
+                    long rows, long H, rk_isa isa);
+void rk_ln_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
+                             const float *h_prev, const float *params, float *dparams, long dp_stride, long rows,
+                             long H);
+
 /// Asks the C library's allocator (glibc) to keep freed memory for reuse: arrays up to 1 GiB from
 /// the heap, and freed memory kept rather than given back to the system. Process-wide. Returns 1
 /// if it was applied, 0 where the C library has no such settings.

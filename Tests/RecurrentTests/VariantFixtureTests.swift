@@ -1,0 +1,77 @@
+import Testing
+@testable import Recurrent
+
+/// Every cell variant against its two references (`Tools/make_variant_fixtures.py`): PyTorch
+/// modules written from the equations (outputs, final states and every gradient) and, for what
+/// ONNX can express, ONNX Runtime's outputs for the same weights.
+///
+/// Tolerances as in ``LayerFixtureTests``: forward 1e-5 relative (+1e-6 absolute), gradients 1e-4
+/// relative (+1e-5 absolute).
+@Suite struct VariantFixtureTests {
+    static func layer(for f: SafeTensorsFile) throws -> RecurrentLayer {
+        let (i, h, layers) = (f.int("input_size"), f.int("hidden_size"), f.int("num_layers"))
+        let (bias, batchFirst, bidirectional) = (f.flag("bias"), f.flag("batch_first"), f.flag("bidirectional"))
+        let kind = ModelArchitecture.Kind(rawValue: f.metadata["kind"] ?? "")!
+        let options = try CellOptions(metadata: f.metadata, kind: kind, directions: bidirectional ? 2 : 1)
+        return switch kind {
+        case .lstm: LSTM(inputSize: i, hiddenSize: h, numLayers: layers, bias: bias, batchFirst: batchFirst,
+                         bidirectional: bidirectional, projSize: f.int("proj_size"), options: options)
+        case .gru: GRU(inputSize: i, hiddenSize: h, numLayers: layers, bias: bias, batchFirst: batchFirst,
+                       bidirectional: bidirectional, options: options)
+        case .rnn: RNN(inputSize: i, hiddenSize: h, numLayers: layers, bias: bias, batchFirst: batchFirst,
+                       bidirectional: bidirectional, options: options)
+        }
+    }
+
+    @Test(arguments: Fixtures.names(in: "variants"))
+    func variantMatchesReferences(_ name: String) throws {
+        let f = try Fixtures.load("variants/" + name)
+        let layer = try Self.layer(for: f)
+        try layer.loadStateDict(f.stateDict(prefix: "param."))
+        let x = try f.tensor("input", requiresGrad: true)
+        let hasState = f.flag("has_state"), isLSTM = layer is LSTM
+        let h0 = hasState ? try f.tensor("h0", requiresGrad: true) : nil
+        let c0 = hasState && isLSTM ? try f.tensor("c0", requiresGrad: true) : nil
+        let r = try layer.stack.run(x, h0: h0, c0: c0, layerName: name)
+        var references = ["": "PyTorch reference"]
+        if f.flag("has_onnx") { references["onnx."] = "ONNX Runtime" }
+        for (prefix, who) in references {
+            expectClose(r.output, shape: try f.shape(prefix + "output"), try f.values(prefix + "output"), rtol: 1e-5, atol: 1e-6,
+                        "\(name) output vs \(who)")
+            expectClose(r.h, shape: try f.shape(prefix + "h_n"), try f.values(prefix + "h_n"), rtol: 1e-5, atol: 1e-6,
+                        "\(name) h_n vs \(who)")
+            if let cN = r.c {
+                expectClose(cN, shape: try f.shape(prefix + "c_n"), try f.values(prefix + "c_n"), rtol: 1e-5, atol: 1e-6,
+                            "\(name) c_n vs \(who)")
+            }
+        }
+        // Inference (two state slots, no history) gives the same numbers.
+        let inference = try withoutGradients { try layer.stack.run(x, h0: h0, c0: c0, layerName: name).output.scalars }
+        #expect(inference == r.output.scalars, "\(name): inference output differs from the recorded forward")
+
+        var loss = (r.output * (try f.tensor("loss_weight.output"))).sum() + (r.h * (try f.tensor("loss_weight.h_n"))).sum()
+        if let cN = r.c { loss = loss + (cN * (try f.tensor("loss_weight.c_n"))).sum() }
+        expectClose([loss.item], try f.values("loss"), rtol: 1e-5, atol: 1e-5, "\(name) loss")
+        loss.backward()
+        expectClose(x.grad, shape: x.shape, try f.values("grad.input"), rtol: 1e-4, atol: 1e-5, "\(name) grad input")
+        if let h0 { expectClose(h0.grad, shape: h0.shape, try f.values("grad.h0"), rtol: 1e-4, atol: 1e-5, "\(name) grad h0") }
+        if let c0 { expectClose(c0.grad, shape: c0.shape, try f.values("grad.c0"), rtol: 1e-4, atol: 1e-5, "\(name) grad c0") }
+        let params = layer.namedParameters
+        #expect(Set(params.map(\.name)) == Set(f.stateDict(prefix: "grad.param.").keys), "\(name): parameter names")
+        for (pname, p) in params {
+            expectClose(p.grad, shape: p.shape, try f.values("grad.param." + pname), rtol: 1e-4, atol: 1e-5, "\(name) grad \(pname)")
+        }
+    }
+
+    /// Every variant the issue names has fixtures, and every ONNX-expressible one an ONNX Runtime reference.
+    @Test func everyVariantIsCovered() throws {
+        let names = Fixtures.names(in: "variants")
+        for stem in ["lstm_peephole_", "lstm_coupled_", "lstm_coupled_peephole_", "lstm_clip_", "lstm_act1_", "gru_resetbefore_",
+                     "gru_act_", "gru_clip_", "rnn_act1_", "rnn_clip_", "lstm_ln_", "gru_ln_", "lstm_ln_proj_", "lstm_peephole_proj_"] {
+            #expect(names.contains { $0.hasPrefix(stem) }, "no fixture for \(stem)")
+        }
+        var onnx = 0
+        for name in names { if (try Fixtures.load("variants/" + name)).flag("has_onnx") { onnx += 1 } }
+        #expect(onnx >= 30, "ONNX Runtime references: \(onnx)")
+    }
+}

@@ -1,0 +1,156 @@
+import Testing
+@testable import Recurrent
+
+/// Finite-difference checks of every cell variant's step, forward and backward through time: the
+/// gradients of the input, the initial states and every parameter (the variants' own included),
+/// over layers, directions and the fused kernel's paths (rows split over threads or not).
+@Suite struct VariantGradientTests {
+    struct Case: CustomStringConvertible, Sendable {
+        var name: String
+        var kind: ModelArchitecture.Kind
+        var options: CellOptions
+        var layers = 1
+        var bidirectional = false
+        var projSize = 0
+        /// Piecewise-linear activations or clip: a kink may fall within the difference's step.
+        var kinks = false
+        var description: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "lstm-peephole", kind: .lstm, options: CellOptions(peephole: true)),
+        Case(name: "lstm-peephole-L2-bi-proj", kind: .lstm, options: CellOptions(peephole: true), layers: 2,
+             bidirectional: true, projSize: 3),
+        Case(name: "lstm-coupled", kind: .lstm, options: CellOptions(coupledInputForget: true)),
+        Case(name: "lstm-coupled-peephole-bi", kind: .lstm, options: CellOptions(peephole: true, coupledInputForget: true),
+             bidirectional: true),
+        Case(name: "lstm-clip-peephole", kind: .lstm, options: CellOptions(peephole: true, clip: 0.4), kinks: true),
+        Case(name: "lstm-activations", kind: .lstm,
+             options: CellOptions(activations: [.hardSigmoid(), .softsign, .elu()],
+                                  reverseActivations: [.sigmoid, .scaledTanh(alpha: 1.5, beta: 0.7), .softplus]),
+             bidirectional: true, kinks: true),
+        Case(name: "gru-reset-before", kind: .gru, options: CellOptions(resetAfter: false)),
+        Case(name: "gru-reset-before-L2-bi", kind: .gru, options: CellOptions(resetAfter: false), layers: 2, bidirectional: true),
+        Case(name: "gru-after-activations-clip", kind: .gru,
+             options: CellOptions(activations: [.hardSigmoid(alpha: 0.3, beta: 0.4), .leakyRelu(alpha: 0.2)], clip: 0.5),
+             kinks: true),
+        Case(name: "gru-before-activations", kind: .gru,
+             options: CellOptions(resetAfter: false, activations: [.sigmoid, .softsign])),
+        Case(name: "rnn-elu-clip", kind: .rnn, options: CellOptions(activations: [.elu(alpha: 0.8)], clip: 0.6), kinks: true),
+        Case(name: "rnn-affine-thresholded-bi", kind: .rnn,
+             options: CellOptions(activations: [.affine(alpha: 0.5, beta: 0.1)], reverseActivations: [.thresholdedRelu(alpha: 0.1)]),
+             bidirectional: true, kinks: true),
+        Case(name: "lstm-layer-norm", kind: .lstm, options: CellOptions(layerNorm: true)),
+        Case(name: "lstm-layer-norm-L2-bi-proj", kind: .lstm, options: CellOptions(layerNorm: true), layers: 2,
+             bidirectional: true, projSize: 3),
+        Case(name: "gru-layer-norm-L2-bi", kind: .gru, options: CellOptions(layerNorm: true), layers: 2, bidirectional: true),
+    ]
+
+    static func makeLayer(_ c: Case, inputSize: Int, hiddenSize: Int) -> RecurrentLayer {
+        switch c.kind {
+        case .lstm: LSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: c.layers, bidirectional: c.bidirectional,
+                         projSize: c.projSize, options: c.options)
+        case .gru: GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: c.layers, bidirectional: c.bidirectional,
+                       options: c.options)
+        case .rnn: RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: c.layers, bidirectional: c.bidirectional,
+                       options: c.options)
+        }
+    }
+
+    @Test(arguments: cases)
+    func finiteDifferences(_ c: Case) throws {
+        let (I, H, T, B) = (3, 5, 4, 3)
+        let layer = Self.makeLayer(c, inputSize: I, hiddenSize: H)
+        // Layer norm gains away from 1 and peepholes away from 0, so that a wrong term shows.
+        for (name, t) in layer.namedParameters where name.hasPrefix("ln_") || name.hasPrefix("weight_peephole") {
+            t.scalars = testValues(t.count, seed: UInt64(t.count)).map { name.hasPrefix("ln_weight") ? 1 + 0.4 * $0 : $0 }
+        }
+        let D = c.bidirectional ? 2 : 1, Ho = c.projSize > 0 ? c.projSize : H
+        let x = testTensor([T, B, I], seed: 1), h0 = testTensor([D * c.layers, B, Ho], seed: 2)
+        let c0 = c.kind == .lstm ? testTensor([D * c.layers, B, H], seed: 3) : nil
+        let inputs = [x, h0] + (c0.map { [$0] } ?? []) + layer.namedParameters.map(\.tensor)
+        // Layer norm curves sharply where a row's spread is small, so eps = 1e-2 carries a
+        // truncation error above the tolerance there; at 1e-3 the rounding error, about
+        // 1e-7·|L|/eps ≈ 1e-4·|L|, stays below atol = 2e-3 for these losses (|L| < 10).
+        try checkGradients(inputs, eps: c.options.layerNorm ? 1e-3 : 1e-2, kinks: c.kinks, c.name) { _ in
+            let r = try layer.stack.run(x, h0: h0, c0: c0, layerName: c.name)
+            var loss = weightedSum(r.output, seed: 11) + weightedSum(r.h, seed: 12)
+            if let cN = r.c { loss = loss + weightedSum(cN, seed: 13) }
+            return loss
+        }
+    }
+
+    /// A variant whose own terms vanish (peepholes 0, default activations, no clip) computes the
+    /// standard cell: the same numbers as the fused standard kernel, forward and backward.
+    @Test(arguments: ["peephole-zero", "reset-after-variant", "rnn-tanh-variant", "lstm-default-activations"])
+    func reducesToStandard(_ name: String) throws {
+        let (I, H, T, B) = (4, 37, 6, 5)
+        let standard: RecurrentLayer, variant: RecurrentLayer
+        switch name {
+        case "peephole-zero":
+            (standard, variant) = (LSTM(inputSize: I, hiddenSize: H), LSTM(inputSize: I, hiddenSize: H, peephole: true))
+        case "reset-after-variant":  // the general GRU kernel (clip far away) against the fused one
+            (standard, variant) = (GRU(inputSize: I, hiddenSize: H), GRU(inputSize: I, hiddenSize: H, clip: 1e30))
+        case "rnn-tanh-variant":
+            (standard, variant) = (RNN(inputSize: I, hiddenSize: H), RNN(inputSize: I, hiddenSize: H, clip: 1e30))
+        default:
+            (standard, variant) = (LSTM(inputSize: I, hiddenSize: H), LSTM(inputSize: I, hiddenSize: H, clip: 1e30))
+        }
+        var dict: [String: TensorData] = [:]
+        for (n, t) in standard.namedParameters { dict[n] = TensorData(shape: t.shape, scalars: t.scalars) }
+        for (n, t) in variant.namedParameters where dict[n] == nil { dict[n] = TensorData(shape: t.shape, scalars: [Float](repeating: 0, count: t.count)) }
+        try variant.loadStateDict(dict)
+        let x = testTensor([T, B, I], seed: 5)
+        func run(_ layer: RecurrentLayer) throws -> (out: [Float], grads: [[Float]]) {
+            let r = try layer.stack.run(x, h0: nil, c0: nil, layerName: name)
+            for (_, t) in layer.namedParameters { t.zeroGrad() }
+            x.zeroGrad()
+            weightedSum(r.output, seed: 8).backward()
+            let grads = layer.namedParameters.filter { !$0.name.hasPrefix("weight_peephole") }.map { $0.tensor.grad!.scalars }
+            return (r.output.scalars, grads + [x.grad!.scalars])
+        }
+        let (a, b) = (try run(standard), try run(variant))
+        expectClose(b.out, a.out, rtol: 1e-6, atol: 1e-7, "\(name) output")
+        for (k, (ga, gb)) in zip(a.grads, b.grads).enumerated() {
+            expectClose(gb, ga, rtol: 1e-5, atol: 1e-6, "\(name) gradient \(k)")
+        }
+    }
+
+    @Test func forgetBiasStartsAtItsValue() {
+        let lstm = LSTM(inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, forgetBias: 1)
+        for (name, t) in lstm.namedParameters where name.hasPrefix("bias_") {
+            let f = Array(t.scalars[4..<8])
+            #expect(f == [Float](repeating: name.hasPrefix("bias_ih") ? 1 : 0, count: 4), "\(name)")
+        }
+        let plain = LSTM(inputSize: 3, hiddenSize: 4)
+        #expect(plain.namedParameters[2].tensor.scalars[4..<8].contains { $0 != 1 && $0 != 0 })
+        let cell = LSTMCell(inputSize: 3, hiddenSize: 4, forgetBias: 2)
+        #expect(Array(cell.biasIH!.scalars[4..<8]) == [2, 2, 2, 2] && Array(cell.biasHH!.scalars[4..<8]) == [0, 0, 0, 0])
+    }
+
+    @Test(arguments: [
+        (ModelArchitecture.Kind.gru, CellOptions(peephole: true), "peepholes are an LSTM option"),
+        (.rnn, CellOptions(layerNorm: true), "layer normalisation is an LSTM and GRU option"),
+        (.lstm, CellOptions(activations: [.sigmoid, .tanh]), "expected 3 activations"),
+        (.lstm, CellOptions(clip: -1), "clip must be a positive"),
+        (.lstm, CellOptions(clip: .nan), "clip must be a positive"),
+        (.gru, CellOptions(layerNorm: true, resetAfter: false), "layer normalisation is defined here for the standard gates"),
+        (.rnn, CellOptions(activations: [.leakyRelu(alpha: .infinity)]), "non-finite"),
+    ])
+    func invalidOptionsAreRefused(_ kind: ModelArchitecture.Kind, _ options: CellOptions, _ message: String) {
+        #expect { try options.validate(for: kind) } throws: { "\($0)".contains(message) }
+    }
+
+    /// The single-step cells run the same kernels: one LSTMCell step with peepholes equals one step of the layer.
+    @Test func cellsMatchLayers() throws {
+        let cell = LSTMCell(inputSize: 3, hiddenSize: 4, peephole: true, clip: 0.5)
+        let layer = LSTM(inputSize: 3, hiddenSize: 4, options: cell.options)
+        var dict: [String: TensorData] = [:]
+        for (n, t) in cell.namedParameters { dict[n + "_l0"] = TensorData(shape: t.shape, scalars: t.scalars) }
+        try layer.loadStateDict(dict)
+        let x = testTensor([2, 3], seed: 4)
+        let (h, c) = try cell(x)
+        let r = try layer(x.reshaped([1, 2, 3]))
+        #expect(h.scalars == r.state.h.scalars && c.scalars == r.state.c.scalars)
+    }
+}
