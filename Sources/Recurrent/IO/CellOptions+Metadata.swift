@@ -13,6 +13,19 @@ extension CellOptions {
         "peephole", "input_forget", "layer_norm", "reset_after", "clip", "activations", "activation_alpha", "activation_beta",
     ]
 
+    /// Words for a one-line summary, e.g. `["peephole", "clip 0.5"]` (none for the standard cell).
+    var summary: [String] {
+        var parts: [String] = []
+        if peephole { parts.append("peephole") }
+        if coupledInputForget { parts.append("coupled input-forget gate") }
+        if layerNorm { parts.append("layer norm") }
+        if !resetAfter { parts.append("reset gate before the product") }
+        if let activations { parts.append("activations " + activations.map(\.onnxName).joined(separator: "/")) }
+        if let reverseActivations { parts.append("reverse activations " + reverseActivations.map(\.onnxName).joined(separator: "/")) }
+        if let clip { parts.append("clip \(clip)") }
+        return parts
+    }
+
     /// The metadata of a layer with `directions` directions.
     func metadata(directions: Int) -> [String: String] {
         var m: [String: String] = [:]

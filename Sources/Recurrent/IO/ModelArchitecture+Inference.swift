@@ -5,9 +5,10 @@ extension ModelArchitecture {
     /// `rnn.`). Beside it, a model may hold an `nn.Embedding` (`X.weight` `[V, I]`, no bias, with
     /// `I` the layer's input size) and a `Linear` head (`Y.weight` `[out, D·Hₒ]`, `Y.bias`).
     /// `nonlinearity`, `batchFirst` and `headPlacement` cannot be inferred and take the given values.
+    /// Peepholes (`weight_peephole_l0`) and layer norm (`ln_weight_ih_l0`) are found by their keys.
     public init(inferringFrom tensors: [String: TensorData], nonlinearity: Nonlinearity = .tanh, batchFirst: Bool = false,
                 headPlacement: HeadPlacement = .everyStep) throws {
-        let anchors = tensors.keys.filter { $0.hasSuffix("weight_ih_l0") }.sorted()
+        let anchors = tensors.keys.filter { $0 == "weight_ih_l0" || $0.hasSuffix(".weight_ih_l0") }.sorted()
         guard anchors.count == 1, let anchor = anchors.first else {
             throw ModelFileError(anchors.isEmpty
                 ? "no recurrent layer found: no key ends in 'weight_ih_l0'"
@@ -41,6 +42,10 @@ extension ModelArchitecture {
         self.init(kind: kind, nonlinearity: nonlinearity, inputSize: wih[1], hiddenSize: hidden, numLayers: layers,
                   bidirectional: shape("weight_ih_l0_reverse") != nil, bias: shape("bias_ih_l0") != nil,
                   projSize: projSize, batchFirst: batchFirst, prefix: prefix, headPlacement: headPlacement)
+        // The variants whose parameters name them; the rest (coupled gate, reset placement,
+        // activations, clip) leave no trace in the weights and need metadata.
+        options.peephole = shape("weight_peephole_l0") != nil
+        options.layerNorm = shape("ln_weight_ih_l0") != nil
         try inferNeighbours(tensors)
     }
 

@@ -31,6 +31,8 @@ extension ModelArchitecture {
             throw ModelFileError("proj_size \(projSize) needs an LSTM with hidden size above it (hidden \(hiddenSize))")
         }
         guard headPrefix == nil || headOutputSize > 0 else { throw ModelFileError("the head has no outputs") }
+        do { try options.validate(for: kind) } catch { throw ModelFileError("\(error)") }
+        guard projSize == 0 || options.resetAfter else { throw ModelFileError("proj_size needs one recurrent product per step") }
         if case .embedding(_, let count) = inputEncoding, count <= 0 { throw ModelFileError("the embedding has no rows") }
         var total = 0
         for (_, shape) in parameterShapes {
@@ -49,8 +51,10 @@ extension ModelArchitecture {
         var shapes: [(name: String, shape: [Int])] = []
         if case .embedding(let p, let count) = inputEncoding { shapes.append((p + "weight", [count, inputSize])) }
         let gates = switch kind { case .rnn: 1; case .gru: 3; case .lstm: 4 }
+        let cell = options.cells(kind: kind, nonlinearity: nonlinearity, directions: 1)[0]
         let table = RecurrentStack.parameterTable(gateCount: gates, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
-                                                  bias: bias, directions: bidirectional ? 2 : 1, projSize: projSize)
+                                                  bias: bias, directions: bidirectional ? 2 : 1, projSize: projSize,
+                                                  cellParameters: cell.ownParameters(hidden: hiddenSize))
         shapes += table.joined().map { (prefix + $0.name, $0.shape) }
         if let headPrefix {
             shapes.append((headPrefix + "weight", [headOutputSize, outputFeatures]))

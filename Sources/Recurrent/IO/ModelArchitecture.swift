@@ -61,17 +61,23 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
     public var headPlacement: HeadPlacement = .everyStep
     /// How the input is encoded (default: feature vectors).
     public var inputEncoding: InputEncoding = .features
+    /// The cell variant (peepholes, coupled gate, reset placement, layer norm, activations, clip);
+    /// the standard cell by default. Peepholes and layer norm can be inferred from key names, the
+    /// rest only from metadata.
+    public var options = CellOptions()
 
     /// Creates an architecture description.
     public init(kind: Kind, nonlinearity: Nonlinearity = .tanh, inputSize: Int, hiddenSize: Int, numLayers: Int = 1,
                 bidirectional: Bool = false, bias: Bool = true, projSize: Int = 0, batchFirst: Bool = false,
                 prefix: String = "", headPrefix: String? = nil, headOutputSize: Int = 0, headBias: Bool = true,
-                headPlacement: HeadPlacement = .everyStep, inputEncoding: InputEncoding = .features) {
+                headPlacement: HeadPlacement = .everyStep, inputEncoding: InputEncoding = .features,
+                options: CellOptions = CellOptions()) {
         (self.kind, self.nonlinearity, self.inputSize, self.hiddenSize) = (kind, nonlinearity, inputSize, hiddenSize)
         (self.numLayers, self.bidirectional, self.bias, self.projSize) = (numLayers, bidirectional, bias, projSize)
         (self.batchFirst, self.prefix, self.headPrefix) = (batchFirst, prefix, headPrefix)
         (self.headOutputSize, self.headBias, self.headPlacement) = (headOutputSize, headBias, headPlacement)
         self.inputEncoding = inputEncoding
+        self.options = options
     }
 
     /// `D·Hₒ`: the features of the layer's output at each step (what the head reads).
@@ -100,6 +106,7 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
         if !bias { parts.append("no bias") }
         if projSize > 0 { parts.append("proj \(projSize)") }
         if batchFirst { parts.append("batch-first") }
+        parts += options.summary
         var s = ""
         switch inputEncoding {
         case .features: break
@@ -116,11 +123,11 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The keys this description writes to `__metadata__`.
-    static let metadataKeys: Set<String> = [
+    static let metadataKeys: Set<String> = Set([
         "format", "kind", "input_size", "hidden_size", "num_layers", "bidirectional", "bias", "proj_size", "batch_first",
         "prefix", "nonlinearity", "head_prefix", "head_output_size", "head_bias", "head_placement", "input",
         "embedding_prefix", "embedding_count",
-    ]
+    ]).union(CellOptions.metadataKeys)
 
     /// The metadata written to `__metadata__` (all values strings).
     public var metadata: [String: String] {
@@ -142,6 +149,7 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
             m["embedding_count"] = "\(count)"
         case .oneHot: m["input"] = "one_hot"
         }
+        m.merge(options.metadata(directions: bidirectional ? 2 : 1)) { a, _ in a }
         return m
     }
 
@@ -178,6 +186,11 @@ public struct ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
         case "embedding": inputEncoding = .embedding(prefix: m["embedding_prefix"] ?? "", count: try int("embedding_count"))
         case "one_hot": inputEncoding = .oneHot
         case let other: throw ModelFileError("metadata 'input' must be features, embedding or one_hot, got \(shown(other))")
+        }
+        do {
+            options = try CellOptions(metadata: m, kind: kind, directions: bidirectional ? 2 : 1)
+        } catch {
+            throw ModelFileError("\(error)")
         }
     }
 }

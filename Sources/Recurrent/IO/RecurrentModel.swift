@@ -36,11 +36,11 @@ public final class RecurrentModel: Module {
         }
         switch a.kind {
         case .rnn: layer = RNN(inputSize: a.inputSize, hiddenSize: a.hiddenSize, numLayers: a.numLayers, nonlinearity: a.nonlinearity,
-                               bias: a.bias, batchFirst: a.batchFirst, bidirectional: a.bidirectional)
+                               bias: a.bias, batchFirst: a.batchFirst, bidirectional: a.bidirectional, options: a.options)
         case .lstm: layer = LSTM(inputSize: a.inputSize, hiddenSize: a.hiddenSize, numLayers: a.numLayers, bias: a.bias,
-                                 batchFirst: a.batchFirst, bidirectional: a.bidirectional, projSize: a.projSize)
+                                 batchFirst: a.batchFirst, bidirectional: a.bidirectional, projSize: a.projSize, options: a.options)
         case .gru: layer = GRU(inputSize: a.inputSize, hiddenSize: a.hiddenSize, numLayers: a.numLayers, bias: a.bias,
-                               batchFirst: a.batchFirst, bidirectional: a.bidirectional)
+                               batchFirst: a.batchFirst, bidirectional: a.bidirectional, options: a.options)
         }
         head = a.headPrefix == nil ? nil : Linear(inputSize: a.outputFeatures, outputSize: a.headOutputSize, bias: a.headBias)
     }
