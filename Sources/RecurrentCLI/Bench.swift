@@ -17,6 +17,8 @@ struct Bench: ParsableCommand {
             """)
 
     @Option(help: "lstm, gru, rnn-tanh, rnn-relu, matmul (a plain matrix product) or peak (FMA ceiling).") var mode = "lstm"
+    @Option(help: "The cell variant: standard, peephole, coupled, coupled-peephole (LSTM), reset-before (GRU), layer-norm (LSTM, GRU).")
+    var variant = "standard"
     @Option(help: "Input features I.") var inputSize = 256
     @Option(help: "Hidden size H.") var hiddenSize = 256
     @Option(help: "Batch B.") var batch = 64
@@ -33,6 +35,14 @@ struct Bench: ParsableCommand {
         guard ["lstm", "gru", "rnn-tanh", "rnn-relu", "matmul", "peak"].contains(mode) else {
             throw ValidationError("--mode must be lstm, gru, rnn-tanh, rnn-relu, matmul or peak, got '\(mode)'")
         }
+        guard let options = Self.variants[variant] else {
+            throw ValidationError("--variant must be one of \(Self.variants.keys.sorted().joined(separator: ", ")), got '\(variant)'")
+        }
+        let kind: ModelArchitecture.Kind? = switch mode { case "lstm": .lstm; case "gru": .gru; case "rnn-tanh", "rnn-relu": .rnn; default: nil }
+        if variant != "standard" {
+            guard let kind else { throw ValidationError("--mode \(mode) takes no --variant") }
+            do { try options.validate(for: kind) } catch { throw ValidationError("--variant \(variant) does not fit --mode \(mode)") }
+        }
         if (mode == "matmul" || mode == "peak") && (train || bidirectional || layers != 1) {
             throw ValidationError("--mode \(mode) takes no --train, --bidirectional or --layers")
         }
@@ -46,6 +56,13 @@ struct Bench: ParsableCommand {
             throw ValidationError("--input-size \(inputSize), --hidden-size \(hiddenSize), --batch \(batch), --seq-len \(seqLen) and --layers \(layers) need \(floats == Int.max ? "more than \(Int.max)" : "about \(floats)") floats of memory: the limit is \(Self.maxFloats) (4 GiB)")
         }
     }
+
+    /// The variants `--variant` names.
+    static let variants: [String: CellOptions] = [
+        "standard": CellOptions(), "peephole": CellOptions(peephole: true), "coupled": CellOptions(coupledInputForget: true),
+        "coupled-peephole": CellOptions(peephole: true, coupledInputForget: true), "reset-before": CellOptions(resetAfter: false),
+        "layer-norm": CellOptions(layerNorm: true),
+    ]
 
     /// The most Float32 values the weights, input and activations of one run may need (4 GiB).
     static let maxFloats = 1 << 30
@@ -79,12 +96,13 @@ struct Bench: ParsableCommand {
         Kernels.setThreadCount(threads)
         manualSeed(0)
         let a = Tensor.randomNormal([batch, inputSize]), b = Tensor.randomNormal([inputSize, hiddenSize])
+        let options = Self.variants[variant]!
         let layer: RecurrentLayer = switch mode {
         case "lstm", "matmul": LSTM(inputSize: mode == "matmul" ? 1 : inputSize, hiddenSize: mode == "matmul" ? 1 : hiddenSize,
-                                    numLayers: layers, bidirectional: bidirectional)
-        case "gru": GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional)
+                                    numLayers: layers, bidirectional: bidirectional, options: options)
+        case "gru": GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional, options: options)
         default: RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, nonlinearity: mode == "rnn-relu" ? .relu : .tanh,
-                     bidirectional: bidirectional)
+                     bidirectional: bidirectional, options: options)
         }
         layer.eval()
         let x = Tensor.randomNormal([mode == "matmul" ? 1 : seqLen, batch, mode == "matmul" ? 1 : inputSize])
@@ -131,9 +149,9 @@ struct Bench: ParsableCommand {
         let gflops = mode == "peak" ? peakFlops / 1e9 : flops / (minimum / 1e3) / 1e9
         if mode == "peak" { flops = peakFlops * minimum / 1e3 }
         if json {
-            print("{\"mode\":\"\(mode)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops)),\"gflop\":\(String(format: "%.6g", flops / 1e9)),\"peak_rss_mb\":\(String(format: "%.1f", peakMB))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
+            print("{\"mode\":\"\(mode)\",\"variant\":\"\(variant)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops)),\"gflop\":\(String(format: "%.6g", flops / 1e9)),\"peak_rss_mb\":\(String(format: "%.1f", peakMB))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
         } else {
-            print("\(mode) I=\(inputSize) H=\(hiddenSize) B=\(batch) T=\(seqLen) layers=\(layers)\(bidirectional ? " bidirectional" : "") \(train ? "train" : "forward") threads=\(threads)")
+            print("\(mode)\(variant == "standard" ? "" : " " + variant) I=\(inputSize) H=\(hiddenSize) B=\(batch) T=\(seqLen) layers=\(layers)\(bidirectional ? " bidirectional" : "") \(train ? "train" : "forward") threads=\(threads)")
             print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s  peak RSS %.0f MB", minimum, median, gflops, peakMB))
         }
     }

