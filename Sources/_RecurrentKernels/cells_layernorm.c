@@ -15,24 +15,47 @@
 
 static const float layer_norm_eps = 1e-5f;
 
-// x̂ = (v − mean) / √(var + ε) over n values; returns 1/√(var + ε).
+// Σ v[j] and Σ v[j]·w[j] (w may be NULL) over n values, in 16 double lanes summed at the end, so
+// that the compiler can vectorise the loop without reordering any lane's sums (doubles: the
+// statistics of a row whose values nearly cancel keep their digits).
+static void lane_sums(const float *v, const float *w, long n, float *sum, float *dot) {
+    double s[16] = {0}, d[16] = {0};
+    long j = 0;
+    for (; j + 16 <= n; j += 16) {
+        for (int l = 0; l < 16; l++) {
+            s[l] += v[j + l];
+            if (w) d[l] += (double)v[j + l] * w[j + l];
+        }
+    }
+    for (int l = 0; j + l < n; l++) {
+        s[l] += v[j + l];
+        if (w) d[l] += (double)v[j + l] * w[j + l];
+    }
+    double ts = 0, td = 0;
+    for (int l = 0; l < 16; l++) { ts += s[l]; td += d[l]; }
+    *sum = (float)ts;
+    *dot = (float)td;
+}
+
+// x̂ = (v − mean) / √(var + ε) over n values (two passes: the mean, then the variance of v − mean);
+// returns 1/√(var + ε).
 static float normalize(float *xhat, const float *v, long n) {
-    double sum = 0;
-    for (long j = 0; j < n; j++) sum += v[j];
-    const float mean = (float)(sum / (double)n);
-    double var = 0;
-    for (long j = 0; j < n; j++) { const float d = v[j] - mean; var += (double)d * d; }
-    const float rstd = 1.0f / sqrtf((float)(var / (double)n) + layer_norm_eps);
-    for (long j = 0; j < n; j++) xhat[j] = (v[j] - mean) * rstd;
+    float sum, unused, var;
+    lane_sums(v, 0, n, &sum, &unused);
+    const float mean = sum / (float)n;
+    for (long j = 0; j < n; j++) xhat[j] = v[j] - mean;
+    lane_sums(xhat, xhat, n, &unused, &var);
+    const float rstd = 1.0f / sqrtf(var / (float)n + layer_norm_eps);
+    for (long j = 0; j < n; j++) xhat[j] *= rstd;
     return rstd;
 }
 
 // In place: dy (the gradient of γ ⊙ x̂ + β, already multiplied by γ) becomes the gradient of v:
 // dv = rstd · (dy − mean(dy) − x̂ · mean(dy ⊙ x̂)).
 static void normalize_backward(float *dy, const float *xhat, float rstd, long n) {
-    double s1 = 0, s2 = 0;
-    for (long j = 0; j < n; j++) { s1 += dy[j]; s2 += (double)dy[j] * xhat[j]; }
-    const float m1 = (float)(s1 / (double)n), m2 = (float)(s2 / (double)n);
+    float s1, s2;
+    lane_sums(dy, xhat, n, &s1, &s2);
+    const float m1 = s1 / (float)n, m2 = s2 / (float)n;
     for (long j = 0; j < n; j++) dy[j] = rstd * (dy[j] - m1 - xhat[j] * m2);
 }
 
@@ -64,49 +87,68 @@ void rk_ln_lstm_step(float *h, float *c, float *cache, const float *gx, const fl
     }
 }
 
-// dy_c = dh·o·(1 − hc²): dγ_c += dy_c·ĉ, dβ_c += dy_c, dc_t = dc + LN'(dy_c·γ_c)
-// dz = (dc_t·g·i(1−i), dc_t·c_prev·f(1−f), dc_t·i·(1−g²), dh·hc·o(1−o)); dc_prev = dc_t·f
-// db_ih += dz, db_hh += dz, dγₓ += dz·x̂ₓ, dγₕ += dz·x̂ₕ; dgx = LN'(dz·γₓ), dgh = LN'(dz·γₕ)
-void rk_ln_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
-                              const float *c_prev, const float *params, float *dparams, long dp_stride, long rows,
-                              long H) {
+// dy_c = dh·o·(1 − hc²), dcₜ = dc + LN'(dy_c·γ_c)
+// dz = (dcₜ·g·i(1−i), dcₜ·c_prev·f(1−f), dcₜ·i·(1−g²), dh·hc·o(1−o)); dc_prev = dcₜ·f
+// dgx = LN'(dz·γₓ), dgh = LN'(dz·γₕ). The parameters' parts (db = dz, dγ = dz·x̂, dγ_c = dy_c·ĉ,
+// dβ_c = dy_c) are summed over all rows afterwards (rk_ln_lstm_parameter_gradients): this step
+// leaves dz in the cache over i f g o and dy_c over hc, which nothing reads again.
+void rk_ln_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, float *cache, const float *c_prev,
+                              const float *params, long rows, long H) {
     const long G = 4 * H;
     const float *wx = params + 2 * G, *wh = params + 3 * G, *wc = params + 4 * G;
     for (long b = 0; b < rows; b++) {
-        const float *k = cache + b * (14 * H + 3), *act = k + 2 * G, *ch = k + 3 * G, *hc = ch + H, *stats = hc + H;
+        float *k = cache + b * (14 * H + 3), *act = k + 2 * G, *ch = k + 3 * G, *hc = ch + H, *stats = hc + H;
         const float *cp = c_prev + b * H, *dhb = dh + b * H;
-        float *dcb = dc + b * H, *dx = dgx + b * G, *dq = dgh + b * G, *p = dparams + b * dp_stride;
-        float *dbi = p, *dbh = p + G, *dwx = p + 2 * G, *dwh = p + 3 * G, *dwc = p + 4 * G, *dbc = p + 4 * G + H;
-        double s1 = 0, s2 = 0;
+        float *dcb = dc + b * H, *dx = dgx + b * G, *dq = dgh + b * G;
         for (long j = 0; j < H; j++) {
-            const float dy = dhb[j] * act[3 * H + j] * (1.0f - hc[j] * hc[j]);
-            dwc[j] += dy * ch[j];
-            dbc[j] += dy;
-            s1 += dy * wc[j];
-            s2 += (double)(dy * wc[j]) * ch[j];
+            const float o = act[3 * H + j], t = hc[j];
+            dx[3 * H + j] = dhb[j] * t * o * (1.0f - o);  // dz of o, before hc is overwritten
+            const float dy = dhb[j] * o * (1.0f - t * t);
+            hc[j] = dy;                                    // dy_c, for dγ_c and dβ_c
+            dq[j] = dy * wc[j];                            // dy_c·γ_c, for LN'
         }
-        const float m1 = (float)(s1 / (double)H), m2 = (float)(s2 / (double)H), rc = stats[2];
+        float s1, s2;
+        lane_sums(dq, ch, H, &s1, &s2);
+        const float m1 = s1 / (float)H, m2 = s2 / (float)H, rc = stats[2];
         for (long j = 0; j < H; j++) {
-            const float dy = dhb[j] * act[3 * H + j] * (1.0f - hc[j] * hc[j]);
-            const float dct = dcb[j] + rc * (dy * wc[j] - m1 - ch[j] * m2);
-            const float i = act[j], f = act[H + j], g = act[2 * H + j], o = act[3 * H + j];
+            const float dct = dcb[j] + rc * (dq[j] - m1 - ch[j] * m2);
+            const float i = act[j], f = act[H + j], g = act[2 * H + j];
             dx[j] = dct * g * i * (1.0f - i);
             dx[H + j] = dct * cp[j] * f * (1.0f - f);
             dx[2 * H + j] = dct * i * (1.0f - g * g);
-            dx[3 * H + j] = dhb[j] * hc[j] * o * (1.0f - o);
             dcb[j] = dct * f;
         }
         for (long j = 0; j < G; j++) {
             const float dz = dx[j];
-            dbi[j] += dz;
-            dbh[j] += dz;
-            dwx[j] += dz * k[j];
-            dwh[j] += dz * k[G + j];
+            act[j] = dz;
             dq[j] = dz * wh[j];
             dx[j] = dz * wx[j];
         }
         normalize_backward(dx, k, stats[0], G);
         normalize_backward(dq, k + G, stats[1], G);
+    }
+}
+
+// The parameter gradients from `rows` cache rows that the backward steps left (dz, dy_c), for
+// units u0 ≤ u < u1 (gate columns g·H + u, cell columns u): each column summed in row order.
+void rk_ln_lstm_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1) {
+    const long G = 4 * H;
+    float *dbi = dparams, *dbh = dparams + G, *dwx = dparams + 2 * G, *dwh = dparams + 3 * G;
+    float *dwc = dparams + 4 * G, *dbc = dparams + 4 * G + H;
+    for (long r = 0; r < rows; r++) {
+        const float *k = cache + r * (14 * H + 3), *dz = k + 2 * G, *ch = k + 3 * G, *dy = ch + H;
+        for (int g = 0; g < 4; g++) {
+            for (long u = u0; u < u1; u++) {
+                const long j = g * H + u;
+                dbi[j] += dz[j];
+                dwx[j] += dz[j] * k[j];
+                dwh[j] += dz[j] * k[G + j];
+            }
+        }
+        for (long u = u0; u < u1; u++) { dwc[u] += dy[u] * ch[u]; dbc[u] += dy[u]; }
+    }
+    for (int g = 0; g < 4; g++) {
+        for (long u = u0; u < u1; u++) dbh[g * H + u] = dbi[g * H + u];
     }
 }
 
@@ -137,37 +179,52 @@ void rk_ln_gru_step(float *h, float *cache, const float *gx, const float *gh, co
 }
 
 // dn = dh(1−z)(1−n²) = da_n; dz = dh(h_prev − n)z(1−z); dh_prev += dh·z; dr = da_n·ahₙ·r(1−r)
-// dyₓ = (dr, dz, da_n), dyₕ = (dr, dz, da_n·r); db += dy, dγ += dy·x̂; dgx = LN'(dyₓ·γₓ), dgh = LN'(dyₕ·γₕ)
-void rk_ln_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
-                             const float *h_prev, const float *params, float *dparams, long dp_stride, long rows,
-                             long H) {
+// dyₓ = (dr, dz, da_n), dyₕ = (dr, dz, da_n·r); dgx = LN'(dyₓ·γₓ), dgh = LN'(dyₕ·γₕ). The parameters'
+// parts are summed afterwards (rk_ln_gru_parameter_gradients): this step leaves dyₓ in the cache
+// over r z n and dyₕₙ over ahₙ.
+void rk_ln_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, float *cache, const float *h_prev,
+                             const float *params, long rows, long H) {
     const long G = 3 * H;
     const float *wx = params + 2 * G, *wh = params + 3 * G;
     for (long b = 0; b < rows; b++) {
-        const float *k = cache + b * (10 * H + 2), *act = k + 2 * G, *ahn = act + G, *stats = ahn + H;
+        float *k = cache + b * (10 * H + 2), *act = k + 2 * G, *ahn = act + G, *stats = ahn + H;
         const float *hp = h_prev + b * H, *dhb = dh + b * H;
-        float *dx = dgx + b * G, *dq = dgh + b * G, *dhp = dh_prev + b * H, *p = dparams + b * dp_stride;
-        float *dbi = p, *dbh = p + G, *dwx = p + 2 * G, *dwh = p + 3 * G;
+        float *dx = dgx + b * G, *dq = dgh + b * G, *dhp = dh_prev + b * H;
         for (long j = 0; j < H; j++) {
             const float r = act[j], z = act[H + j], n = act[2 * H + j];
             const float dan = dhb[j] * (1.0f - z) * (1.0f - n * n);
             dx[j] = dan * ahn[j] * r * (1.0f - r);
             dx[H + j] = dhb[j] * (hp[j] - n) * z * (1.0f - z);
             dx[2 * H + j] = dan;
-            dq[j] = dx[j];
-            dq[H + j] = dx[H + j];
             dq[2 * H + j] = dan * r;
             dhp[j] += dhb[j] * z;
         }
+        for (long j = 0; j < H; j++) { ahn[j] = dq[2 * H + j]; dq[j] = dx[j]; dq[H + j] = dx[H + j]; }
         for (long j = 0; j < G; j++) {
-            dbi[j] += dx[j];
-            dbh[j] += dq[j];
-            dwx[j] += dx[j] * k[j];
-            dwh[j] += dq[j] * k[G + j];
+            act[j] = dx[j];
             dx[j] *= wx[j];
             dq[j] *= wh[j];
         }
         normalize_backward(dx, k, stats[0], G);
         normalize_backward(dq, k + G, stats[1], G);
+    }
+}
+
+// As rk_ln_lstm_parameter_gradients, for the GRU's cache rows.
+void rk_ln_gru_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1) {
+    const long G = 3 * H;
+    float *dbi = dparams, *dbh = dparams + G, *dwx = dparams + 2 * G, *dwh = dparams + 3 * G;
+    for (long r = 0; r < rows; r++) {
+        const float *k = cache + r * (10 * H + 2), *dy = k + 2 * G, *dyn = dy + G;
+        for (int g = 0; g < 3; g++) {
+            for (long u = u0; u < u1; u++) {
+                const long j = g * H + u;
+                const float dyh = g == 2 ? dyn[u] : dy[j];
+                dbi[j] += dy[j];
+                dwx[j] += dy[j] * k[j];
+                dbh[j] += dyh;
+                dwh[j] += dyh * k[G + j];
+            }
+        }
     }
 }

@@ -74,10 +74,11 @@ import Testing
         let inputs = [x, h0] + (c0.map { [$0] } ?? []) + layer.namedParameters.map(\.tensor)
         // Layer norm curves sharply where a row's spread is small, so eps = 1e-2 carries a
         // truncation error above the tolerance there; at 1e-3 the rounding error, about
-        // 1e-7·|L|/eps, stays below atol = 2e-3 for these losses (|L| < 20). With kinks (clip,
-        // piecewise-linear activations), a smaller step crosses fewer of them.
+        // 1e-7·|L|/eps, reaches 2e-3 for these losses (|L| up to 20), so atol is 5e-3 there (a
+        // wrong derivative is off by far more). With kinks (clip, piecewise-linear activations), a
+        // smaller step crosses fewer of them.
         let eps: Float = c.options.layerNorm || c.kinks ? 1e-3 : 1e-2
-        try checkGradients(inputs, eps: eps, kinks: c.kinks, c.name) { _ in
+        try checkGradients(inputs, eps: eps, kinks: c.kinks, atol: c.options.layerNorm ? 5e-3 : 2e-3, c.name) { _ in
             let r = try layer.stack.run(x, h0: h0, c0: c0, layerName: c.name)
             var loss = weightedSum(r.output, seed: 11) + weightedSum(r.h, seed: 12)
             if let cN = r.c { loss = loss + weightedSum(cN, seed: 13) }

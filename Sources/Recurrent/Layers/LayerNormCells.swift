@@ -17,6 +17,7 @@ struct LayerNormLSTMCell: RecurrentCell {
     var sharesGateGradients: Bool { false }
     var addsBiases: Bool { true }
     var needsWholeRows: Bool { true }
+    var sumsParameterGradientsAfterwards: Bool { true }
     func ownParameters(hidden H: Int) -> [CellParameter] {
         [CellParameter(name: "ln_weight_ih", length: 4 * H, initialValue: 1),
          CellParameter(name: "ln_weight_hh", length: 4 * H, initialValue: 1),
@@ -32,16 +33,22 @@ struct LayerNormLSTMCell: RecurrentCell {
         rk_ln_lstm_step(h, c!, cache, gx, gh, cPrev!, parameters!, batch, H, Kernels.isa)
     }
 
-    // dy_c = dh·o·(1 − tanh²): dγ_c += dy_c·ĉ, dβ_c += dy_c, dcₜ = dc + LN'(dy_c·γ_c)
+    // dy_c = dh·o·(1 − tanh²), dcₜ = dc + LN'(dy_c·γ_c)
     // dz = (dcₜ·g·i(1−i), dcₜ·cₜ₋₁·f(1−f), dcₜ·i(1−g²), dh·tanh·o(1−o));  dcₜ₋₁ = dcₜ·f
-    // dbᵢₕ += dz, dbₕₕ += dz, dγᵢₕ += dz·x̂ₓ, dγₕₕ += dz·x̂ₕ;  dgx = LN'(dz·γᵢₕ), dgh = LN'(dz·γₕₕ)
+    // dgx = LN'(dz·γᵢₕ), dgh = LN'(dz·γₕₕ)
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
-        rk_ln_lstm_step_backward(dgx, dgh, dc!, dh, cache, cPrev!, parameters!, dparameters!, parameterCount(hidden: H),
-                                 batch, H)
+        // Leaves dz and dy_c in this step's cache (read once, here) for parameterGradients.
+        rk_ln_lstm_step_backward(dgx, dgh, dc!, dh, UnsafeMutablePointer(mutating: cache), cPrev!, parameters!, batch, H)
+    }
+
+    // dbᵢₕ = dbₕₕ = Σ dz, dγᵢₕ = Σ dz·x̂ₓ, dγₕₕ = Σ dz·x̂ₕ, dγ_c = Σ dy_c·ĉ, dβ_c = Σ dy_c
+    func parameterGradients(cache: UnsafePointer<Float>, rows: Int, hidden H: Int, units: Range<Int>,
+                            into gradient: UnsafeMutablePointer<Float>) {
+        rk_ln_lstm_parameter_gradients(gradient, cache, rows, H, units.lowerBound, units.upperBound)
     }
 }
 
@@ -61,6 +68,7 @@ struct LayerNormGRUCell: RecurrentCell {
     var sharesGateGradients: Bool { false }
     var addsBiases: Bool { true }
     var needsWholeRows: Bool { true }
+    var sumsParameterGradientsAfterwards: Bool { true }
     func ownParameters(hidden H: Int) -> [CellParameter] {
         [CellParameter(name: "ln_weight_ih", length: 3 * H, initialValue: 1),
          CellParameter(name: "ln_weight_hh", length: 3 * H, initialValue: 1)]
@@ -75,13 +83,19 @@ struct LayerNormGRUCell: RecurrentCell {
     }
 
     // daₙ = dh(1−z)(1−n²), dz = dh(hₜ₋₁ − n)z(1−z), dhₜ₋₁ += dh·z, dr = daₙ·ahₙ·r(1−r)
-    // dyₓ = (dr, dz, daₙ), dyₕ = (dr, dz, daₙ·r): db += dy, dγ += dy·x̂;  dgx = LN'(dyₓ·γᵢₕ), dgh = LN'(dyₕ·γₕₕ)
+    // dyₓ = (dr, dz, daₙ), dyₕ = (dr, dz, daₙ·r);  dgx = LN'(dyₓ·γᵢₕ), dgh = LN'(dyₕ·γₕₕ)
     func stepBackward(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                       dhPrev: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>?,
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
-        rk_ln_gru_step_backward(dgx, dgh, dhPrev, dh, cache, hPrev, parameters!, dparameters!, parameterCount(hidden: H),
-                                batch, H)
+        // Leaves dyₓ and dyₕₙ in this step's cache (read once, here) for parameterGradients.
+        rk_ln_gru_step_backward(dgx, dgh, dhPrev, dh, UnsafeMutablePointer(mutating: cache), hPrev, parameters!, batch, H)
+    }
+
+    // dbᵢₕ = Σ dyₓ, dbₕₕ = Σ dyₕ, dγᵢₕ = Σ dyₓ·x̂ₓ, dγₕₕ = Σ dyₕ·x̂ₕ
+    func parameterGradients(cache: UnsafePointer<Float>, rows: Int, hidden H: Int, units: Range<Int>,
+                            into gradient: UnsafeMutablePointer<Float>) {
+        rk_ln_gru_parameter_gradients(gradient, cache, rows, H, units.lowerBound, units.upperBound)
     }
 }

@@ -35,6 +35,10 @@ protocol RecurrentCell {
     /// Whether a step needs every unit of a row at once (layer norm's statistics), so that units
     /// are never split over threads.
     var needsWholeRows: Bool { get }
+    /// Whether the cell's parameter gradients are summed over every row after the whole backward
+    /// pass (``parameterGradients(cache:rows:hidden:units:into:)``, from what each backward step
+    /// left in its own cache, which nothing reads again) instead of per batch row in `stepBackward`.
+    var sumsParameterGradientsAfterwards: Bool { get }
     /// The last gate blocks whose recurrent product reads a gated state `v` instead of `hₜ₋₁`
     /// (the GRU with the reset gate before the product: 1, `v = r ⊙ hₜ₋₁`); 0 for one product.
     var lateGates: Int { get }
@@ -84,6 +88,11 @@ protocol RecurrentCell {
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>)
+    /// Adds the gradient of the parameter array for hidden units `units` (every column of those
+    /// units) from `rows` cache rows that the backward steps left, each column summed in row order
+    /// (cells that ``sumsParameterGradientsAfterwards``).
+    func parameterGradients(cache: UnsafePointer<Float>, rows: Int, hidden: Int, units: Range<Int>,
+                            into gradient: UnsafeMutablePointer<Float>)
     /// The second half of a backward step of a cell with ``lateGates``: from `dv` `[B, H]` (the
     /// gradient of `v`, `dgh_late · W_late`), writes the early gates' `dgx` (and `dgh`) and adds to `dhPrev`.
     func stepBackwardEarly(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
@@ -106,6 +115,11 @@ extension RecurrentCell {
     var addsBiases: Bool { false }
     var needsWholeRows: Bool { false }
     var lateGates: Int { 0 }
+    var sumsParameterGradientsAfterwards: Bool { false }
+    func parameterGradients(cache: UnsafePointer<Float>, rows: Int, hidden: Int, units: Range<Int>,
+                            into gradient: UnsafeMutablePointer<Float>) {
+        preconditionFailure("\(Self.self) sums its parameter gradients per row")
+    }
     func stepEarly(cache: UnsafeMutablePointer<Float>, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
                    hPrev: UnsafePointer<Float>, batch: Int, hidden: Int, units: Range<Int>) {
         preconditionFailure("\(Self.self) has no late gates")

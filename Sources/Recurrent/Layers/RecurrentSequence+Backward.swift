@@ -17,7 +17,8 @@ extension RecurrentSequence {
                                  cellParameters: Array(inputs[ownIndex...]))
         let parameterArray = ownWeights.cellParameterArray(for: cell) ?? []
         let parameterCount = parameterArray.count
-        var parameterGradients = [Float](repeating: 0, count: B * parameterCount)
+        let summedAfterwards = cell.sumsParameterGradientsAfterwards
+        var parameterGradients = [Float](repeating: 0, count: summedAfterwards ? 0 : B * parameterCount)
         // Late gates (the reset-before GRU): the backward step is two halves around dv = dgh[late] Wₕₕ[late].
         let early = (cell.gateCount - cell.lateGates) * H
 
@@ -38,7 +39,8 @@ extension RecurrentSequence {
         let (cs, ms, cache) = (cs.base, ms.base, cache.base)
 
         parameterArray.withPointer { parameterBase in parameterGradients.withMutablePointer { dparameterBase in
-        let parameters = parameterCount > 0 ? parameterBase : nil, dparameters = parameterCount > 0 ? dparameterBase : nil
+        let parameters = parameterCount > 0 ? parameterBase : nil
+        let dparameters = parameterCount > 0 && !summedAfterwards ? dparameterBase : nil
         output.withPointer { out in dh.withMutablePointer { dhp in dc.withMutablePointer { dcp in (dOutput ?? []).withPointer { dOutputBase in
             let dOutput = dOutput == nil ? nil : dOutputBase  // ∂L/∂output: [T, B, Hₒ]
             /// hₛ: h₀, or the output at the previous step's time
@@ -138,9 +140,19 @@ extension RecurrentSequence {
             let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
         } } } } } }
-        // The parameter array's gradient: the per-row sums added up in row order.
+        // The parameter array's gradient: the per-row sums added up in row order, or the cell's sums
+        // over every step's cache row (each column in row order, columns split over the threads).
         var parameterGradient = [Float](repeating: 0, count: parameterCount)
-        for b in 0..<B { for j in 0..<parameterCount { parameterGradient[j] += parameterGradients[b * parameterCount + j] } }
+        if summedAfterwards && parameterCount > 0 {
+            parameterGradient.withMutablePointer { gradient in
+                WorkerPool.shared.run(upTo: T * B * H >= 1 << 16 ? H / 16 : 1) { part, parts in
+                    cell.parameterGradients(cache: self.cache.base, rows: T * B, hidden: H, units: unitPartition(H, part, parts),
+                                            into: gradient)
+                }
+            }
+        } else {
+            for b in 0..<B { for j in 0..<parameterCount { parameterGradient[j] += parameterGradients[b * parameterCount + j] } }
+        }
 
         // After the loop: one product per gradient, over all steps, for the inputs that need one
         // (as PyTorch: no `dx` for an input without gradients, no `dW` for a frozen weight).

@@ -180,16 +180,18 @@ void rk_elman_general_step_backward(float *dgx, float *dgh, const float *dh, con
 /// without biases, params `[18H]`; cache `[rows, 14H + 3]`.
 void rk_ln_lstm_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
                      const float *params, long rows, long H, rk_isa isa);
-void rk_ln_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
-                              const float *c_prev, const float *params, float *dparams, long dp_stride, long rows,
-                              long H);
+/// Its backward leaves each row's parameter-gradient terms in the cache, summed over all rows by
+/// rk_ln_lstm_parameter_gradients for units u0 ≤ u < u1 into dparams `[18H]` (added to).
+void rk_ln_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, float *cache, const float *c_prev,
+                              const float *params, long rows, long H);
+void rk_ln_lstm_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1);
 /// The layer-normalised GRU step: gx, gh `[rows, 3H]` without biases, params `[12H]`; cache
 /// `[rows, 10H + 2]`.
 void rk_ln_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, const float *params,
                     long rows, long H, rk_isa isa);
-void rk_ln_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
-                             const float *h_prev, const float *params, float *dparams, long dp_stride, long rows,
-                             long H);
+void rk_ln_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, float *cache, const float *h_prev,
+                             const float *params, long rows, long H);
+void rk_ln_gru_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1);
 
 /// Asks the C library's allocator (glibc) to keep freed memory for reuse: arrays up to 1 GiB from
 /// the heap, and freed memory kept rather than given back to the system. Process-wide. Returns 1
