@@ -9,14 +9,16 @@
 #include "kernels.h"
 #include "vecmath.h"
 
+#include "dispatch.h"
+
 #include <math.h>
 #include <string.h>
 
 // ---- Activations ---------------------------------------------------------------------------
 
-static inline float clampf(float x, float clip) { return x < -clip ? -clip : (x > clip ? clip : x); }
+ALWAYS_INLINE static inline float clampf(float x, float clip) { return x < -clip ? -clip : (x > clip ? clip : x); }
 
-void rk_activation_forward(float *y, const float *x, long n, rk_activation a, float clip, rk_isa isa) {
+ALWAYS_INLINE static inline void activation_forward(float *y, const float *x, long n, rk_activation a, float clip, rk_isa isa) {
     if (n <= 0) return;
     const float *in = x;
     if (clip < INFINITY) {  // clamp first (NaN stays NaN)
@@ -48,7 +50,7 @@ void rk_activation_forward(float *y, const float *x, long n, rk_activation a, fl
     }
 }
 
-void rk_activation_backward(float *d, const float *x, const float *y, long n, rk_activation a, float clip) {
+ALWAYS_INLINE static inline void activation_backward(float *d, const float *x, const float *y, long n, rk_activation a, float clip) {
     const float al = a.alpha, be = a.beta;
     for (long j = 0; j < n; j++) {
         const float v = clip < INFINITY ? clampf(x[j], clip) : x[j], out = y[j];
@@ -76,7 +78,7 @@ void rk_activation_backward(float *d, const float *x, const float *y, long n, rk
 
 // Cache row: [a_i a_f a_g a_o | i f g o | hc | c], 10H; a = pre-activations before clip (peephole
 // terms included), i f g o after activation, hc = act_h(c).
-void rk_lstm_general_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+ALWAYS_INLINE static inline void lstm_general_step_body(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
                           const float *peephole, long rows, long H, long u0, long u1, const rk_lstm_config *cf,
                           rk_isa isa) {
     const long n = u1 - u0;
@@ -91,32 +93,35 @@ void rk_lstm_general_step(float *h, float *c, float *cache, const float *gx, con
         if (peephole) {
             for (long j = u0; j < u1; j++) { k[j] += peephole[j] * cp[j]; k[H + j] += peephole[H + j] * cp[j]; }
         }
-        rk_activation_forward(k + 4 * H + u0, k + u0, n, cf->f, cf->clip, isa);              // i
+        activation_forward(k + 4 * H + u0, k + u0, n, cf->f, cf->clip, isa);              // i
         if (cf->coupled) { for (long j = u0; j < u1; j++) k[5 * H + j] = 1.0f - k[4 * H + j]; }  // f = 1 - i
-        else rk_activation_forward(k + 5 * H + u0, k + H + u0, n, cf->f, cf->clip, isa);     // f
-        rk_activation_forward(k + 6 * H + u0, k + 2 * H + u0, n, cf->g, cf->clip, isa);      // g
+        else activation_forward(k + 5 * H + u0, k + H + u0, n, cf->f, cf->clip, isa);     // f
+        activation_forward(k + 6 * H + u0, k + 2 * H + u0, n, cf->g, cf->clip, isa);      // g
         for (long j = u0; j < u1; j++) k[9 * H + j] = cb[j] = k[5 * H + j] * cp[j] + k[4 * H + j] * k[6 * H + j];
         if (peephole) { for (long j = u0; j < u1; j++) k[3 * H + j] += peephole[2 * H + j] * cb[j]; }
-        rk_activation_forward(k + 7 * H + u0, k + 3 * H + u0, n, cf->f, cf->clip, isa);      // o
-        rk_activation_forward(k + 8 * H + u0, cb + u0, n, cf->h, INFINITY, isa);             // hc = act_h(c)
+        activation_forward(k + 7 * H + u0, k + 3 * H + u0, n, cf->f, cf->clip, isa);      // o
+        activation_forward(k + 8 * H + u0, cb + u0, n, cf->h, INFINITY, isa);             // hc = act_h(c)
         for (long j = u0; j < u1; j++) hb[j] = k[7 * H + j] * k[8 * H + j];
     }
 }
+DISPATCH(lstm_general_step, (float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+                          const float *peephole, long rows, long H, long u0, long u1, const rk_lstm_config *cf,
+                          rk_isa isa), (h, c, cache, gx, gh, c_prev, peephole, rows, H, u0, u1, cf, isa))
 
 // do = dh·hc, da_o = do·f'(a_o);  dc_t = dc + dh·o·h'(c) + da_o·p_o
 // di = dc_t·g (− dc_t·c_prev coupled), df = dc_t·c_prev (0 coupled), dg = dc_t·i; through f', g'
 // dc_prev = dc_t·f + da_i·p_i + da_f·p_f;  dp += (da_i·c_prev, da_f·c_prev, da_o·c)
-void rk_lstm_general_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
+ALWAYS_INLINE static inline void lstm_general_step_backward_body(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
                                    const float *c_prev, const float *peephole, float *dpeephole, long dp_stride,
-                                   long rows, long H, long u0, long u1, const rk_lstm_config *cf) {
+                                   long rows, long H, long u0, long u1, const rk_lstm_config *cf, rk_isa isa) {
     const long n = u1 - u0;
     if (n <= 0) return;
     for (long b = 0; b < rows; b++) {
         const float *k = cache + b * 10 * H, *cp = c_prev + b * H, *dhb = dh + b * H;
         float *d = dgx + b * 4 * H, *dcb = dc + b * H;
         for (long j = u0; j < u1; j++) { d[3 * H + j] = dhb[j] * k[8 * H + j]; d[2 * H + j] = dhb[j] * k[7 * H + j]; }
-        rk_activation_backward(d + 3 * H + u0, k + 3 * H + u0, k + 7 * H + u0, n, cf->f, cf->clip);   // da_o
-        rk_activation_backward(d + 2 * H + u0, k + 9 * H + u0, k + 8 * H + u0, n, cf->h, INFINITY);   // dh·o·h'(c)
+        activation_backward(d + 3 * H + u0, k + 3 * H + u0, k + 7 * H + u0, n, cf->f, cf->clip);   // da_o
+        activation_backward(d + 2 * H + u0, k + 9 * H + u0, k + 8 * H + u0, n, cf->h, INFINITY);   // dh·o·h'(c)
         for (long j = u0; j < u1; j++) {
             float dct = dcb[j] + d[2 * H + j];
             if (peephole) dct += d[3 * H + j] * peephole[2 * H + j];
@@ -125,9 +130,9 @@ void rk_lstm_general_step_backward(float *dgx, float *dgh, float *dc, const floa
             d[H + j] = cf->coupled ? 0.0f : dct * cp[j];
             d[2 * H + j] = dct * k[4 * H + j];
         }
-        rk_activation_backward(d + u0, k + u0, k + 4 * H + u0, n, cf->f, cf->clip);                     // da_i
-        if (!cf->coupled) rk_activation_backward(d + H + u0, k + H + u0, k + 5 * H + u0, n, cf->f, cf->clip);  // da_f
-        rk_activation_backward(d + 2 * H + u0, k + 2 * H + u0, k + 6 * H + u0, n, cf->g, cf->clip);   // da_g
+        activation_backward(d + u0, k + u0, k + 4 * H + u0, n, cf->f, cf->clip);                     // da_i
+        if (!cf->coupled) activation_backward(d + H + u0, k + H + u0, k + 5 * H + u0, n, cf->f, cf->clip);  // da_f
+        activation_backward(d + 2 * H + u0, k + 2 * H + u0, k + 6 * H + u0, n, cf->g, cf->clip);   // da_g
         for (long j = u0; j < u1; j++) {
             float dcp = dcb[j] * k[5 * H + j];
             if (peephole) dcp += d[j] * peephole[j] + d[H + j] * peephole[H + j];
@@ -146,13 +151,16 @@ void rk_lstm_general_step_backward(float *dgx, float *dgh, float *dc, const floa
         }
     }
 }
+DISPATCH(lstm_general_step_backward, (float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
+                                   const float *c_prev, const float *peephole, float *dpeephole, long dp_stride,
+                                   long rows, long H, long u0, long u1, const rk_lstm_config *cf, rk_isa isa), (dgx, dgh, dc, dh, cache, c_prev, peephole, dpeephole, dp_stride, rows, H, u0, u1, cf, isa))
 
 // ---- GRU: reset before or after the recurrent product, activations, clip --------------------
 
 // Cache row: [a_r a_z a_n | r z n | v], 7H. After the product (PyTorch): a_n = gxₙ + r·ghₙ and
 // v = ghₙ. Before it (Cho et al.): the early half writes r, z and v = r ⊙ h_prev (what the late
 // product reads), the late half a_n = gxₙ + ghₙ with ghₙ = v Wₕₙᵀ + bₕₙ.
-void rk_gru_general_step_early(float *cache, const float *gx, const float *gh, const float *h_prev, long rows, long H,
+ALWAYS_INLINE static inline void gru_general_step_early_body(float *cache, const float *gx, const float *gh, const float *h_prev, long rows, long H,
                                long u0, long u1, const rk_gru_config *cf, rk_isa isa) {
     const long n = u1 - u0;
     if (n <= 0) return;
@@ -160,20 +168,22 @@ void rk_gru_general_step_early(float *cache, const float *gx, const float *gh, c
         float *k = cache + b * 7 * H;
         const float *x = gx + b * 3 * H, *q = gh + b * 3 * H;
         for (long j = u0; j < u1; j++) { k[j] = x[j] + q[j]; k[H + j] = x[H + j] + q[H + j]; }
-        rk_activation_forward(k + 3 * H + u0, k + u0, n, cf->f, cf->clip, isa);          // r
-        rk_activation_forward(k + 4 * H + u0, k + H + u0, n, cf->f, cf->clip, isa);      // z
+        activation_forward(k + 3 * H + u0, k + u0, n, cf->f, cf->clip, isa);          // r
+        activation_forward(k + 4 * H + u0, k + H + u0, n, cf->f, cf->clip, isa);      // z
         if (!cf->reset_after) {
             const float *hp = h_prev + b * H;
             for (long j = u0; j < u1; j++) k[6 * H + j] = k[3 * H + j] * hp[j];
         }
     }
 }
+DISPATCH(gru_general_step_early, (float *cache, const float *gx, const float *gh, const float *h_prev, long rows, long H,
+                               long u0, long u1, const rk_gru_config *cf, rk_isa isa), (cache, gx, gh, h_prev, rows, H, u0, u1, cf, isa))
 
-void rk_gru_general_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, long rows,
+ALWAYS_INLINE static inline void gru_general_step_body(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, long rows,
                          long H, long u0, long u1, const rk_gru_config *cf, rk_isa isa) {
     const long n = u1 - u0;
     if (n <= 0) return;
-    if (cf->reset_after) rk_gru_general_step_early(cache, gx, gh, h_prev, rows, H, u0, u1, cf, isa);
+    if (cf->reset_after) gru_general_step_early_body(cache, gx, gh, h_prev, rows, H, u0, u1, cf, isa);
     for (long b = 0; b < rows; b++) {
         float *k = cache + b * 7 * H, *hb = h + b * H;
         const float *x = gx + b * 3 * H, *q = gh + b * 3 * H, *hp = h_prev + b * H;
@@ -182,16 +192,18 @@ void rk_gru_general_step(float *h, float *cache, const float *gx, const float *g
         } else {
             for (long j = u0; j < u1; j++) k[2 * H + j] = x[2 * H + j] + q[2 * H + j];
         }
-        rk_activation_forward(k + 5 * H + u0, k + 2 * H + u0, n, cf->g, cf->clip, isa);  // n
+        activation_forward(k + 5 * H + u0, k + 2 * H + u0, n, cf->g, cf->clip, isa);  // n
         for (long j = u0; j < u1; j++) hb[j] = (1.0f - k[4 * H + j]) * k[5 * H + j] + k[4 * H + j] * hp[j];
     }
 }
+DISPATCH(gru_general_step, (float *h, float *cache, const float *gx, const float *gh, const float *h_prev, long rows,
+                         long H, long u0, long u1, const rk_gru_config *cf, rk_isa isa), (h, cache, gx, gh, h_prev, rows, H, u0, u1, cf, isa))
 
 // dn = dh(1-z), dz = dh(h_prev - n), dh_prev += dh·z;  da_n = dn·g'(a_n)
 // after: dgxₙ = da_n, dghₙ = da_n·r, dr = da_n·ghₙ;  before: dgxₙ = dghₙ = da_n, and dr comes from
 // the late product's gradient dv (step_backward_early): dr = dv·h_prev, dh_prev += dv·r.
-void rk_gru_general_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
-                                  const float *h_prev, long rows, long H, long u0, long u1, const rk_gru_config *cf) {
+ALWAYS_INLINE static inline void gru_general_step_backward_body(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
+                                  const float *h_prev, long rows, long H, long u0, long u1, const rk_gru_config *cf, rk_isa isa) {
     const long n = u1 - u0;
     if (n <= 0) return;
     for (long b = 0; b < rows; b++) {
@@ -203,11 +215,11 @@ void rk_gru_general_step_backward(float *dgx, float *dgh, float *dh_prev, const 
             dx[H + j] = dhb[j] * (hp[j] - k[5 * H + j]);
             dhp[j] += dhb[j] * z;
         }
-        rk_activation_backward(dx + 2 * H + u0, k + 2 * H + u0, k + 5 * H + u0, n, cf->g, cf->clip);  // da_n
-        rk_activation_backward(dx + H + u0, k + H + u0, k + 4 * H + u0, n, cf->f, cf->clip);          // da_z
+        activation_backward(dx + 2 * H + u0, k + 2 * H + u0, k + 5 * H + u0, n, cf->g, cf->clip);  // da_n
+        activation_backward(dx + H + u0, k + H + u0, k + 4 * H + u0, n, cf->f, cf->clip);          // da_z
         if (cf->reset_after) {
             for (long j = u0; j < u1; j++) dx[j] = dx[2 * H + j] * k[6 * H + j];
-            rk_activation_backward(dx + u0, k + u0, k + 3 * H + u0, n, cf->f, cf->clip);              // da_r
+            activation_backward(dx + u0, k + u0, k + 3 * H + u0, n, cf->f, cf->clip);              // da_r
             for (long j = u0; j < u1; j++) {
                 dq[j] = dx[j];
                 dq[H + j] = dx[H + j];
@@ -218,25 +230,30 @@ void rk_gru_general_step_backward(float *dgx, float *dgh, float *dh_prev, const 
         }
     }
 }
+DISPATCH(gru_general_step_backward, (float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
+                                  const float *h_prev, long rows, long H, long u0, long u1, const rk_gru_config *cf, rk_isa isa), (dgx, dgh, dh_prev, dh, cache, h_prev, rows, H, u0, u1, cf, isa))
 
-void rk_gru_general_step_backward_early(float *dgx, float *dgh, float *dh_prev, const float *dv, const float *cache,
+ALWAYS_INLINE static inline void gru_general_step_backward_early_body(float *dgx, float *dgh, float *dh_prev, const float *dv, const float *cache,
                                         const float *h_prev, long rows, long H, long u0, long u1,
-                                        const rk_gru_config *cf) {
+                                        const rk_gru_config *cf, rk_isa isa) {
     const long n = u1 - u0;
     if (n <= 0) return;
     for (long b = 0; b < rows; b++) {
         const float *k = cache + b * 7 * H, *hp = h_prev + b * H, *dvb = dv + b * H;
         float *dx = dgx + b * 3 * H, *dhp = dh_prev + b * H;
         for (long j = u0; j < u1; j++) { dx[j] = dvb[j] * hp[j]; dhp[j] += dvb[j] * k[3 * H + j]; }
-        rk_activation_backward(dx + u0, k + u0, k + 3 * H + u0, n, cf->f, cf->clip);  // da_r
+        activation_backward(dx + u0, k + u0, k + 3 * H + u0, n, cf->f, cf->clip);  // da_r
         if (dgh != dgx) { for (long j = u0; j < u1; j++) dgh[b * 3 * H + j] = dx[j]; }
     }
 }
+DISPATCH(gru_general_step_backward_early, (float *dgx, float *dgh, float *dh_prev, const float *dv, const float *cache,
+                                        const float *h_prev, long rows, long H, long u0, long u1,
+                                        const rk_gru_config *cf, rk_isa isa), (dgx, dgh, dh_prev, dv, cache, h_prev, rows, H, u0, u1, cf, isa))
 
 // ---- Elman: any activation, clip ------------------------------------------------------------
 
 // Cache row: [a | h], 2H.
-void rk_elman_general_step(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0,
+ALWAYS_INLINE static inline void elman_general_step_body(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0,
                            long u1, rk_activation act, float clip, rk_isa isa) {
     const long n = u1 - u0;
     if (n <= 0) return;
@@ -244,20 +261,24 @@ void rk_elman_general_step(float *h, float *cache, const float *gx, const float 
         float *k = cache + b * 2 * H;
         const float *x = gx + b * H, *r = gh + b * H;
         for (long j = u0; j < u1; j++) k[j] = x[j] + r[j];
-        rk_activation_forward(k + H + u0, k + u0, n, act, clip, isa);
+        activation_forward(k + H + u0, k + u0, n, act, clip, isa);
         memcpy(h + b * H + u0, k + H + u0, (size_t)n * sizeof(float));
     }
 }
+DISPATCH(elman_general_step, (float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0,
+                           long u1, rk_activation act, float clip, rk_isa isa), (h, cache, gx, gh, rows, H, u0, u1, act, clip, isa))
 
-void rk_elman_general_step_backward(float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H,
-                                    long u0, long u1, rk_activation act, float clip) {
+ALWAYS_INLINE static inline void elman_general_step_backward_body(float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H,
+                                    long u0, long u1, rk_activation act, float clip, rk_isa isa) {
     const long n = u1 - u0;
     if (n <= 0) return;
     for (long b = 0; b < rows; b++) {
         const float *k = cache + b * 2 * H;
         float *d = dgx + b * H;
         memcpy(d + u0, dh + b * H + u0, (size_t)n * sizeof(float));
-        rk_activation_backward(d + u0, k + u0, k + H + u0, n, act, clip);
+        activation_backward(d + u0, k + u0, k + H + u0, n, act, clip);
         if (dgh != dgx) memcpy(dgh + b * H + u0, d + u0, (size_t)n * sizeof(float));
     }
 }
+DISPATCH(elman_general_step_backward, (float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H,
+                                    long u0, long u1, rk_activation act, float clip, rk_isa isa), (dgx, dgh, dh, cache, rows, H, u0, u1, act, clip, isa))

@@ -15,10 +15,12 @@
 
 static const float layer_norm_eps = 1e-5f;
 
+#include "dispatch.h"
+
 // Σ v[j] and Σ v[j]·w[j] (w may be NULL) over n values, in 16 double lanes summed at the end, so
 // that the compiler can vectorise the loop without reordering any lane's sums (doubles: the
 // statistics of a row whose values nearly cancel keep their digits).
-static void lane_sums(const float *v, const float *w, long n, float *sum, float *dot) {
+ALWAYS_INLINE static inline void lane_sums(const float *v, const float *w, long n, float *sum, float *dot) {
     double s[16] = {0}, d[16] = {0};
     long j = 0;
     for (; j + 16 <= n; j += 16) {
@@ -39,7 +41,7 @@ static void lane_sums(const float *v, const float *w, long n, float *sum, float 
 
 // x̂ = (v − mean) / √(var + ε) over n values (two passes: the mean, then the variance of v − mean);
 // returns 1/√(var + ε).
-static float normalize(float *xhat, const float *v, long n) {
+ALWAYS_INLINE static inline float normalize(float *xhat, const float *v, long n) {
     float sum, unused, var;
     lane_sums(v, 0, n, &sum, &unused);
     const float mean = sum / (float)n;
@@ -52,19 +54,18 @@ static float normalize(float *xhat, const float *v, long n) {
 
 // In place: dy (the gradient of γ ⊙ x̂ + β, already multiplied by γ) becomes the gradient of v:
 // dv = rstd · (dy − mean(dy) − x̂ · mean(dy ⊙ x̂)).
-static void normalize_backward(float *dy, const float *xhat, float rstd, long n) {
+ALWAYS_INLINE static inline void normalize_backward(float *dy, const float *xhat, float rstd, long n) {
     float s1, s2;
     lane_sums(dy, xhat, n, &s1, &s2);
     const float m1 = s1 / (float)n, m2 = s2 / (float)n;
     for (long j = 0; j < n; j++) dy[j] = rstd * (dy[j] - m1 - xhat[j] * m2);
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 // ---- LSTM -----------------------------------------------------------------------------------
 
 // Cache row: [x̂ₓ 4H | x̂ₕ 4H | i f g o 4H | ĉ H | hc H | rstdₓ rstdₕ rstd_c], 14H + 3.
-void rk_ln_lstm_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+ALWAYS_INLINE static inline void ln_lstm_step_body(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
                      const float *params, long rows, long H, rk_isa isa) {
     const long G = 4 * H;
     const float *bi = params, *bh = params + G, *wx = params + 2 * G, *wh = params + 3 * G;
@@ -86,14 +87,16 @@ void rk_ln_lstm_step(float *h, float *c, float *cache, const float *gx, const fl
         for (long j = 0; j < H; j++) hb[j] = act[3 * H + j] * hc[j];
     }
 }
+DISPATCH(ln_lstm_step, (float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
+                     const float *params, long rows, long H, rk_isa isa), (h, c, cache, gx, gh, c_prev, params, rows, H, isa))
 
 // dy_c = dh·o·(1 − hc²), dcₜ = dc + LN'(dy_c·γ_c)
 // dz = (dcₜ·g·i(1−i), dcₜ·c_prev·f(1−f), dcₜ·i·(1−g²), dh·hc·o(1−o)); dc_prev = dcₜ·f
 // dgx = LN'(dz·γₓ), dgh = LN'(dz·γₕ). The parameters' parts (db = dz, dγ = dz·x̂, dγ_c = dy_c·ĉ,
 // dβ_c = dy_c) are summed over all rows afterwards (rk_ln_lstm_parameter_gradients): this step
 // leaves dz in the cache over i f g o and dy_c over hc, which nothing reads again.
-void rk_ln_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, float *cache, const float *c_prev,
-                              const float *params, long rows, long H) {
+ALWAYS_INLINE static inline void ln_lstm_step_backward_body(float *dgx, float *dgh, float *dc, const float *dh, float *cache, const float *c_prev,
+                              const float *params, long rows, long H, rk_isa isa) {
     const long G = 4 * H;
     const float *wx = params + 2 * G, *wh = params + 3 * G, *wc = params + 4 * G;
     for (long b = 0; b < rows; b++) {
@@ -128,10 +131,12 @@ void rk_ln_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh
         normalize_backward(dq, k + G, stats[1], G);
     }
 }
+DISPATCH(ln_lstm_step_backward, (float *dgx, float *dgh, float *dc, const float *dh, float *cache, const float *c_prev,
+                              const float *params, long rows, long H, rk_isa isa), (dgx, dgh, dc, dh, cache, c_prev, params, rows, H, isa))
 
 // The parameter gradients from `rows` cache rows that the backward steps left (dz, dy_c), for
 // units u0 ≤ u < u1 (gate columns g·H + u, cell columns u): each column summed in row order.
-void rk_ln_lstm_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1) {
+ALWAYS_INLINE static inline void ln_lstm_parameter_gradients_body(float *dparams, const float *cache, long rows, long H, long u0, long u1, rk_isa isa) {
     const long G = 4 * H;
     float *dbi = dparams, *dbh = dparams + G, *dwx = dparams + 2 * G, *dwh = dparams + 3 * G;
     float *dwc = dparams + 4 * G, *dbc = dparams + 4 * G + H;
@@ -151,12 +156,13 @@ void rk_ln_lstm_parameter_gradients(float *dparams, const float *cache, long row
         for (long u = u0; u < u1; u++) dbh[g * H + u] = dbi[g * H + u];
     }
 }
+DISPATCH(ln_lstm_parameter_gradients, (float *dparams, const float *cache, long rows, long H, long u0, long u1, rk_isa isa), (dparams, cache, rows, H, u0, u1, isa))
 
 // ---- GRU ------------------------------------------------------------------------------------
 
 // Cache row: [x̂ₓ 3H | x̂ₕ 3H | r z n 3H | ahₙ H | rstdₓ rstdₕ], 10H + 2 (ahₙ = γₕₙ·x̂ₕₙ + bₕₙ, the
 // normalised recurrent part that the reset gate scales).
-void rk_ln_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, const float *params,
+ALWAYS_INLINE static inline void ln_gru_step_body(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, const float *params,
                     long rows, long H, rk_isa isa) {
     const long G = 3 * H;
     const float *bi = params, *bh = params + G, *wx = params + 2 * G, *wh = params + 3 * G;
@@ -177,13 +183,15 @@ void rk_ln_gru_step(float *h, float *cache, const float *gx, const float *gh, co
         for (long j = 0; j < H; j++) hb[j] = (1.0f - act[H + j]) * act[2 * H + j] + act[H + j] * hp[j];
     }
 }
+DISPATCH(ln_gru_step, (float *h, float *cache, const float *gx, const float *gh, const float *h_prev, const float *params,
+                    long rows, long H, rk_isa isa), (h, cache, gx, gh, h_prev, params, rows, H, isa))
 
 // dn = dh(1−z)(1−n²) = da_n; dz = dh(h_prev − n)z(1−z); dh_prev += dh·z; dr = da_n·ahₙ·r(1−r)
 // dyₓ = (dr, dz, da_n), dyₕ = (dr, dz, da_n·r); dgx = LN'(dyₓ·γₓ), dgh = LN'(dyₕ·γₕ). The parameters'
 // parts are summed afterwards (rk_ln_gru_parameter_gradients): this step leaves dyₓ in the cache
 // over r z n and dyₕₙ over ahₙ.
-void rk_ln_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, float *cache, const float *h_prev,
-                             const float *params, long rows, long H) {
+ALWAYS_INLINE static inline void ln_gru_step_backward_body(float *dgx, float *dgh, float *dh_prev, const float *dh, float *cache, const float *h_prev,
+                             const float *params, long rows, long H, rk_isa isa) {
     const long G = 3 * H;
     const float *wx = params + 2 * G, *wh = params + 3 * G;
     for (long b = 0; b < rows; b++) {
@@ -209,9 +217,11 @@ void rk_ln_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float
         normalize_backward(dq, k + G, stats[1], G);
     }
 }
+DISPATCH(ln_gru_step_backward, (float *dgx, float *dgh, float *dh_prev, const float *dh, float *cache, const float *h_prev,
+                             const float *params, long rows, long H, rk_isa isa), (dgx, dgh, dh_prev, dh, cache, h_prev, params, rows, H, isa))
 
 // As rk_ln_lstm_parameter_gradients, for the GRU's cache rows.
-void rk_ln_gru_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1) {
+ALWAYS_INLINE static inline void ln_gru_parameter_gradients_body(float *dparams, const float *cache, long rows, long H, long u0, long u1, rk_isa isa) {
     const long G = 3 * H;
     float *dbi = dparams, *dbh = dparams + G, *dwx = dparams + 2 * G, *dwh = dparams + 3 * G;
     for (long r = 0; r < rows; r++) {
@@ -228,3 +238,4 @@ void rk_ln_gru_parameter_gradients(float *dparams, const float *cache, long rows
         }
     }
 }
+DISPATCH(ln_gru_parameter_gradients, (float *dparams, const float *cache, long rows, long H, long u0, long u1, rk_isa isa), (dparams, cache, rows, H, u0, u1, isa))

@@ -58,8 +58,14 @@ import Testing
         if let c0 { expectClose(c0.grad, shape: c0.shape, try f.values("grad.c0"), rtol: 1e-4, atol: 1e-5, "\(name) grad c0") }
         let params = layer.namedParameters
         #expect(Set(params.map(\.name)) == Set(f.stateDict(prefix: "grad.param.").keys), "\(name): parameter names")
+        // Layer norm over a projected state (P = 2 values feeding 4H gates) is ill-conditioned: on
+        // `lstm_ln_proj_L2_bi_tm_bias_state` PyTorch's own Float32 gradients are up to 6.6e-5
+        // (relative) from the same reference run in Float64, and ours up to 1.6e-4 (weight_hr_l0_reverse[7]:
+        // Float64 −0.6023027, PyTorch −0.6023183, ours −0.602402), so those weights get 3e-4.
+        let weightRtol: Float = f.flag("layer_norm") && f.int("proj_size") > 0 ? 3e-4 : 1e-4
         for (pname, p) in params {
-            expectClose(p.grad, shape: p.shape, try f.values("grad.param." + pname), rtol: 1e-4, atol: 1e-5, "\(name) grad \(pname)")
+            expectClose(p.grad, shape: p.shape, try f.values("grad.param." + pname), rtol: weightRtol, atol: 1e-5,
+                        "\(name) grad \(pname)")
         }
     }
 

@@ -52,7 +52,7 @@ struct GRUVariantCell: RecurrentCell {
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         withUnsafePointer(to: config) { cf in
-            rk_gru_general_step_backward(dgx, dgh, dhPrev, dh, cache, hPrev, batch, H, units.lowerBound, units.upperBound, cf)
+            rk_gru_general_step_backward(dgx, dgh, dhPrev, dh, cache, hPrev, batch, H, units.lowerBound, units.upperBound, cf, Kernels.isa)
         }
     }
 
@@ -61,7 +61,7 @@ struct GRUVariantCell: RecurrentCell {
                            hPrev: UnsafePointer<Float>, batch: Int, hidden H: Int, units: Range<Int>) {
         withUnsafePointer(to: config) { cf in
             rk_gru_general_step_backward_early(dgx, dgh, dhPrev, dv, cache, hPrev, batch, H, units.lowerBound,
-                                               units.upperBound, cf)
+                                               units.upperBound, cf, Kernels.isa)
         }
     }
 }
@@ -93,6 +93,6 @@ struct ElmanVariantCell: RecurrentCell {
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         rk_elman_general_step_backward(dgx, dgh, dh, cache, batch, H, units.lowerBound, units.upperBound,
-                                       activation.kernel, clip ?? .infinity)
+                                       activation.kernel, clip ?? .infinity, Kernels.isa)
     }
 }

@@ -66,7 +66,7 @@ struct LSTMVariantCell: RecurrentCell {
         withUnsafePointer(to: config) { cf in
             rk_lstm_general_step_backward(dgx, dgh, dc!, dh, cache, cPrev!, peephole ? parameters : nil,
                                           peephole ? dparameters : nil, 3 * H, batch, H, units.lowerBound,
-                                          units.upperBound, cf)
+                                          units.upperBound, cf, Kernels.isa)
         }
     }
 }

@@ -42,13 +42,13 @@ struct LayerNormLSTMCell: RecurrentCell {
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         // Leaves dz and dy_c in this step's cache (read once, here) for parameterGradients.
-        rk_ln_lstm_step_backward(dgx, dgh, dc!, dh, UnsafeMutablePointer(mutating: cache), cPrev!, parameters!, batch, H)
+        rk_ln_lstm_step_backward(dgx, dgh, dc!, dh, UnsafeMutablePointer(mutating: cache), cPrev!, parameters!, batch, H, Kernels.isa)
     }
 
     // dbᵢₕ = dbₕₕ = Σ dz, dγᵢₕ = Σ dz·x̂ₓ, dγₕₕ = Σ dz·x̂ₕ, dγ_c = Σ dy_c·ĉ, dβ_c = Σ dy_c
     func parameterGradients(cache: UnsafePointer<Float>, rows: Int, hidden H: Int, units: Range<Int>,
                             into gradient: UnsafeMutablePointer<Float>) {
-        rk_ln_lstm_parameter_gradients(gradient, cache, rows, H, units.lowerBound, units.upperBound)
+        rk_ln_lstm_parameter_gradients(gradient, cache, rows, H, units.lowerBound, units.upperBound, Kernels.isa)
     }
 }
 
@@ -90,12 +90,12 @@ struct LayerNormGRUCell: RecurrentCell {
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
         // Leaves dyₓ and dyₕₙ in this step's cache (read once, here) for parameterGradients.
-        rk_ln_gru_step_backward(dgx, dgh, dhPrev, dh, UnsafeMutablePointer(mutating: cache), hPrev, parameters!, batch, H)
+        rk_ln_gru_step_backward(dgx, dgh, dhPrev, dh, UnsafeMutablePointer(mutating: cache), hPrev, parameters!, batch, H, Kernels.isa)
     }
 
     // dbᵢₕ = Σ dyₓ, dbₕₕ = Σ dyₕ, dγᵢₕ = Σ dyₓ·x̂ₓ, dγₕₕ = Σ dyₕ·x̂ₕ
     func parameterGradients(cache: UnsafePointer<Float>, rows: Int, hidden H: Int, units: Range<Int>,
                             into gradient: UnsafeMutablePointer<Float>) {
-        rk_ln_gru_parameter_gradients(gradient, cache, rows, H, units.lowerBound, units.upperBound)
+        rk_ln_gru_parameter_gradients(gradient, cache, rows, H, units.lowerBound, units.upperBound, Kernels.isa)
     }
 }

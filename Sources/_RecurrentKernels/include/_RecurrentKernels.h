@@ -134,11 +134,6 @@ typedef struct { rk_activation f, g, h; float clip; int coupled; } rk_lstm_confi
 /// (`reset_after`: to the recurrent product, PyTorch; else to h before it, Cho et al.).
 typedef struct { rk_activation f, g; float clip; int reset_after; } rk_gru_config;
 
-/// y = act(clamp(x, −clip, clip)) over n values (y may equal x; clip = INFINITY: none).
-void rk_activation_forward(float *y, const float *x, long n, rk_activation a, float clip, rk_isa isa);
-/// d ⊙= act'(clamp(x)) · [−clip ≤ x ≤ clip], where y = act(clamp(x)) (as the forward wrote it).
-void rk_activation_backward(float *d, const float *x, const float *y, long n, rk_activation a, float clip);
-
 /// One step of the LSTM variant for `rows` rows and units u0 ≤ j < u1: peepholes `[3H]` (i, f, o;
 /// NULL: none). Writes h, c `[rows, H]` and cache `[rows, 10H]` (see cells_general.c).
 void rk_lstm_general_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
@@ -148,7 +143,7 @@ void rk_lstm_general_step(float *h, float *c, float *cache, const float *gx, con
 /// to `dpeephole` (rows `dp_stride` apart; NULL without peepholes).
 void rk_lstm_general_step_backward(float *dgx, float *dgh, float *dc, const float *dh, const float *cache,
                                    const float *c_prev, const float *peephole, float *dpeephole, long dp_stride,
-                                   long rows, long H, long u0, long u1, const rk_lstm_config *cf);
+                                   long rows, long H, long u0, long u1, const rk_lstm_config *cf, rk_isa isa);
 /// The peephole / coupled-gate LSTM with the standard activations and no clip, fused in one pass
 /// (see cells_peephole.c): the standard step's cache `[rows, 5H]`; `peephole` `[3H]` or NULL.
 void rk_lstm_peephole_step(float *h, float *c, float *cache, const float *gx, const float *gh, const float *c_prev,
@@ -166,15 +161,16 @@ void rk_gru_general_step(float *h, float *cache, const float *gx, const float *g
 /// Backward: dgx, dgh `[rows, 3H]`, dh_prev += the direct part. Before the product, this does z
 /// and n; `_early` then does r from dv = dghₙ Wₕₙ `[rows, H]`.
 void rk_gru_general_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, const float *cache,
-                                  const float *h_prev, long rows, long H, long u0, long u1, const rk_gru_config *cf);
+                                  const float *h_prev, long rows, long H, long u0, long u1, const rk_gru_config *cf,
+                                  rk_isa isa);
 void rk_gru_general_step_backward_early(float *dgx, float *dgh, float *dh_prev, const float *dv, const float *cache,
                                         const float *h_prev, long rows, long H, long u0, long u1,
-                                        const rk_gru_config *cf);
+                                        const rk_gru_config *cf, rk_isa isa);
 /// The Elman cell with any activation and clip: cache `[rows, 2H]` = (pre-activation, h).
 void rk_elman_general_step(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0,
                            long u1, rk_activation act, float clip, rk_isa isa);
 void rk_elman_general_step_backward(float *dgx, float *dgh, const float *dh, const float *cache, long rows, long H,
-                                    long u0, long u1, rk_activation act, float clip);
+                                    long u0, long u1, rk_activation act, float clip, rk_isa isa);
 
 /// The layer-normalised LSTM step over whole rows (see cells_layernorm.c): gx, gh `[rows, 4H]`
 /// without biases, params `[18H]`; cache `[rows, 14H + 3]`.
@@ -183,15 +179,15 @@ void rk_ln_lstm_step(float *h, float *c, float *cache, const float *gx, const fl
 /// Its backward leaves each row's parameter-gradient terms in the cache, summed over all rows by
 /// rk_ln_lstm_parameter_gradients for units u0 ≤ u < u1 into dparams `[18H]` (added to).
 void rk_ln_lstm_step_backward(float *dgx, float *dgh, float *dc, const float *dh, float *cache, const float *c_prev,
-                              const float *params, long rows, long H);
-void rk_ln_lstm_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1);
+                              const float *params, long rows, long H, rk_isa isa);
+void rk_ln_lstm_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1, rk_isa isa);
 /// The layer-normalised GRU step: gx, gh `[rows, 3H]` without biases, params `[12H]`; cache
 /// `[rows, 10H + 2]`.
 void rk_ln_gru_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, const float *params,
                     long rows, long H, rk_isa isa);
 void rk_ln_gru_step_backward(float *dgx, float *dgh, float *dh_prev, const float *dh, float *cache, const float *h_prev,
-                             const float *params, long rows, long H);
-void rk_ln_gru_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1);
+                             const float *params, long rows, long H, rk_isa isa);
+void rk_ln_gru_parameter_gradients(float *dparams, const float *cache, long rows, long H, long u0, long u1, rk_isa isa);
 
 /// Asks the C library's allocator (glibc) to keep freed memory for reuse: arrays up to 1 GiB from
 /// the heap, and freed memory kept rather than given back to the system. Process-wide. Returns 1
