@@ -20,7 +20,13 @@ import Testing
     // gradients' column sums (600 × 2048) and the packed states and inputs large enough to share.
     // LSTM and GRU at batch 40 over 15 steps keep a history over 4 MiB, written around the caches.
     @Test(arguments: [("lstm", 1, 7), ("lstm", 16, 7), ("lstm", 40, 7), ("lstm", 40, 15), ("gru", 1, 7), ("gru", 6, 60), ("gru", 9, 7),
-                      ("gru", 40, 7), ("gru", 40, 15), ("rnn", 2, 7), ("lstm_proj", 1, 7)])
+                      ("gru", 40, 7), ("gru", 40, 15), ("rnn", 2, 7), ("lstm_proj", 1, 7),
+                      // The variants: fused peephole (units and rows split, and two layers pipelined at
+                      // batch 1), the general kernel, layer norm (whole rows), the reset-before GRU's
+                      // two products.
+                      ("peephole", 1, 7), ("peephole", 40, 15), ("peephole_pipelined", 1, 9), ("activations", 1, 7),
+                      ("activations", 40, 7), ("layer_norm", 1, 7), ("layer_norm", 40, 15), ("gru_layer_norm", 40, 7),
+                      ("reset_before", 1, 7), ("reset_before", 40, 15)])
     func threadCountDoesNotChangeResults(_ kind: String, _ batch: Int, _ steps: Int) throws {
         func run(threads: Int) throws -> [[Float]] {
             Kernels.setThreadCount(threads)
@@ -30,6 +36,13 @@ import Testing
                 case "lstm": LSTM(inputSize: 5, hiddenSize: 512, bidirectional: true)
                 case "lstm_proj": LSTM(inputSize: 5, hiddenSize: 96, projSize: 40)
                 case "gru": GRU(inputSize: 5, hiddenSize: 600, numLayers: 2)
+                case "peephole": LSTM(inputSize: 5, hiddenSize: 512, bidirectional: true, peephole: true, coupledInputForget: true)
+                case "peephole_pipelined": LSTM(inputSize: 5, hiddenSize: 64, numLayers: 2, peephole: true)
+                case "activations": LSTM(inputSize: 5, hiddenSize: 512, peephole: true,
+                                         activations: LSTMActivations(gate: .hardSigmoid(), cell: .softsign, hidden: .elu()), clip: 2)
+                case "layer_norm": LSTM(inputSize: 5, hiddenSize: 512, bidirectional: true, layerNorm: true)
+                case "gru_layer_norm": GRU(inputSize: 5, hiddenSize: 300, numLayers: 2, layerNorm: true)
+                case "reset_before": GRU(inputSize: 5, hiddenSize: 600, numLayers: 2, resetAfter: false)
                 default: RNN(inputSize: 5, hiddenSize: 1100)
                 }
             }
