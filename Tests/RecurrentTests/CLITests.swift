@@ -20,7 +20,9 @@ import Testing
     /// is asserted), for layers, training, the plain matrix product and the FMA ceiling; bad options
     /// fail cleanly.
     @Test(arguments: [["--mode", "lstm", "--bidirectional", "--layers", "2"], ["--mode", "gru", "--train", "--threads", "2"],
-                      ["--mode", "rnn-relu", "--train"], ["--mode", "matmul"], ["--mode", "peak"]])
+                      ["--mode", "rnn-relu", "--train"], ["--mode", "matmul"], ["--mode", "peak"],
+                      ["--mode", "lstm", "--variant", "coupled-peephole", "--train"], ["--mode", "lstm", "--variant", "layer-norm", "--train"],
+                      ["--mode", "gru", "--variant", "reset-before", "--train"], ["--mode", "gru", "--variant", "layer-norm"]])
     func benchPrintsJSON(_ options: [String]) throws {
         let result = try CommandRunner.run(["bench", "--input-size", "4", "--hidden-size", "8", "--batch", "3", "--seq-len", "5",
                                             "--repeat", "2", "--json"] + options)
@@ -32,11 +34,13 @@ import Testing
             #expect((object?[key] as? Double).map { $0 > 0 } == true, "\(options): \(key) in \(result.stdout)")
         }
         #expect(object?["mode"] as? String == options[1])
+        #expect(object?["variant"] as? String == (options.firstIndex(of: "--variant").map { options[$0 + 1] } ?? "standard"))
     }
 
     @Test func benchRejectsBadOptions() throws {
         for options in [["--mode", "transformer"], ["--mode", "matmul", "--train"], ["--mode", "peak", "--layers", "2"],
-                        ["--batch", "0"]] {
+                        ["--batch", "0"], ["--variant", "fancy"], ["--mode", "gru", "--variant", "peephole"],
+                        ["--mode", "rnn-tanh", "--variant", "layer-norm"], ["--mode", "matmul", "--variant", "peephole"]] {
             let result = try CommandRunner.run(["bench", "--repeat", "1"] + options)
             #expect(result.status != 0, "\(options) should fail")
             #expect(result.stderr.contains("Error:"), "\(options): \(result.stderr)")
