@@ -302,29 +302,31 @@ extension PackedMatrix {
     /// `c (+)= op(a) · b` for `c` `[M, N]` and `a` `[M, K]` (`[K, M]` when `transposeA`), with the
     /// rows split over the worker pool when large; `rowSums` as in `multiply(into:ldc:…)`.
     func multiply(into c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, m: Int, transposeA: Bool = false,
-                  accumulate: Bool = false, bias: UnsafePointer<Float>? = nil, rowSums: UnsafeMutablePointer<Float>? = nil) {
+                  accumulate: Bool = false, bias: UnsafePointer<Float>? = nil, rowSums: UnsafeMutablePointer<Float>? = nil,
+                  lda: Int? = nil) {
         multiply(into: c, ldc: n, second: nil, a, m: m, transposeA: transposeA, accumulate: accumulate, bias: bias,
-                 rowSums: rowSums)
+                 rowSums: rowSums, lda: lda)
     }
 
     /// The product with a joined operand in two parts: `op(a) · b₁` into `first` `[M, N₁]` and
     /// `op(a) · b₂` into `second` `[M, N₂]`, written straight into their own matrices.
     func multiply(into first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
-                  m: Int, transposeA: Bool = false, rowSums: UnsafeMutablePointer<Float>? = nil) {
+                  m: Int, transposeA: Bool = false, rowSums: UnsafeMutablePointer<Float>? = nil, lda: Int? = nil) {
         multiply(into: first, ldc: firstWidth, second: (second, n - split), a, m: m, transposeA: transposeA, accumulate: false,
-                 bias: nil, rowSums: rowSums)
+                 bias: nil, rowSums: rowSums, lda: lda)
     }
 
-    /// The rows split over the worker pool when large.
+    /// The rows split over the worker pool when large; `a`'s rows are `lda` apart (default: dense).
     private func multiply(into c: UnsafeMutablePointer<Float>, ldc: Int, second: (UnsafeMutablePointer<Float>, Int)?,
                           _ a: UnsafePointer<Float>, m: Int, transposeA: Bool, accumulate: Bool, bias: UnsafePointer<Float>?,
-                          rowSums: UnsafeMutablePointer<Float>?) {
+                          rowSums: UnsafeMutablePointer<Float>?, lda: Int? = nil) {
         let large = m >= 16 && m * n * k >= 1 << 18
         WorkerPool.shared.run(upTo: large ? m / 8 : 1) { part, parts in
             let rows = partition(m, part, parts)
             // Rows of op(a): rows of a, or columns of a stored [K, M] (the kernel packs either).
-            multiply(into: c + rows.lowerBound * ldc, ldc: ldc, a + (transposeA ? rows.lowerBound : rows.lowerBound * k),
-                     lda: transposeA ? m : k, transposeA: transposeA, m: rows.count, columns: 0..<n, accumulate: accumulate,
+            let lda = lda ?? (transposeA ? m : k)
+            multiply(into: c + rows.lowerBound * ldc, ldc: ldc, a + (transposeA ? rows.lowerBound : rows.lowerBound * lda),
+                     lda: lda, transposeA: transposeA, m: rows.count, columns: 0..<n, accumulate: accumulate,
                      bias: bias, rowSums: rowSums.map { $0 + rows.lowerBound },
                      second: second.map { $0.0 + rows.lowerBound * $0.1 }, ldc2: second?.1 ?? 0)
         }

@@ -9,26 +9,35 @@ import _RecurrentKernels
 ///
 /// With the reset gate before the product, a step has two halves around a second product (the
 /// ``RecurrentCell/lateGates``): r and z first, then `ghₙ = (r ⊙ hₜ₋₁) Wₕₙᵀ + bₕₙ`, then n and h.
-/// Cache per row: `[aᵣ a_z aₙ | r z n | v]`, 7H, with `v` = ghₙ (after) or r ⊙ hₜ₋₁ (before).
+/// Cache per row: `[aᵣ a_z aₙ | r z n | v]`, 7H, with `v` = ghₙ (after) or r ⊙ hₜ₋₁ (before); the
+/// reset-before form with the standard activations and no clip has its own kernels
+/// (`rk_gru_before_*`) and cache `[r z n v]`, 4H.
 struct GRUVariantCell: RecurrentCell {
     var config: rk_gru_config
+    /// The reset-before form with the standard activations and no clip.
+    var fused: Bool
 
     init(resetAfter: Bool, activations: [Activation]?, clip: Float?) {
         let a = activations ?? GRUActivations().list
         config = rk_gru_config(f: a[0].kernel, g: a[1].kernel, clip: clip ?? .infinity, reset_after: resetAfter ? 1 : 0)
+        fused = !resetAfter && activations == nil && clip == nil
     }
 
     var resetAfter: Bool { config.reset_after != 0 }
     var gateCount: Int { 3 }
     var hasCellState: Bool { false }
-    func cacheFloats(hidden: Int) -> Int { 7 * hidden }
+    func cacheFloats(hidden: Int) -> Int { (fused ? 4 : 7) * hidden }
     var foldedBiasGates: Int { 2 }  // r, z; b_hn stays with its product
     var sharesGateGradients: Bool { !resetAfter }  // after: dghₙ = daₙ ⊙ r
     var lateGates: Int { resetAfter ? 0 : 1 }
-    func lateInputOffset(hidden: Int) -> Int { 6 * hidden }
+    func lateInputOffset(hidden: Int) -> Int { (fused ? 3 : 6) * hidden }
 
     func stepEarly(cache: UnsafeMutablePointer<Float>, gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
                    hPrev: UnsafePointer<Float>, batch: Int, hidden H: Int, units: Range<Int>) {
+        if fused {
+            rk_gru_before_step_early(cache, gx, gh, hPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
+            return
+        }
         withUnsafePointer(to: config) { cf in
             rk_gru_general_step_early(cache, gx, gh, hPrev, batch, H, units.lowerBound, units.upperBound, cf, Kernels.isa)
         }
@@ -38,6 +47,10 @@ struct GRUVariantCell: RecurrentCell {
               gx: UnsafePointer<Float>, gh: UnsafePointer<Float>,
               hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
               batch: Int, hidden H: Int, units: Range<Int>, streamCache: Bool) {
+        if fused {
+            rk_gru_before_step(h, cache, gx, gh, hPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
+            return
+        }
         withUnsafePointer(to: config) { cf in
             rk_gru_general_step(h, cache, gx, gh, hPrev, batch, H, units.lowerBound, units.upperBound, cf, Kernels.isa)
         }
@@ -51,6 +64,10 @@ struct GRUVariantCell: RecurrentCell {
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden H: Int, units: Range<Int>) {
+        if fused {
+            rk_gru_before_step_backward(dgx, dhPrev, dh, cache, hPrev, batch, H, units.lowerBound, units.upperBound, Kernels.isa)
+            return
+        }
         withUnsafePointer(to: config) { cf in
             rk_gru_general_step_backward(dgx, dgh, dhPrev, dh, cache, hPrev, batch, H, units.lowerBound, units.upperBound, cf, Kernels.isa)
         }
@@ -59,6 +76,11 @@ struct GRUVariantCell: RecurrentCell {
     func stepBackwardEarly(dgx: UnsafeMutablePointer<Float>, dgh: UnsafeMutablePointer<Float>,
                            dhPrev: UnsafeMutablePointer<Float>, dv: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                            hPrev: UnsafePointer<Float>, batch: Int, hidden H: Int, units: Range<Int>) {
+        if fused {
+            rk_gru_before_step_backward_early(dgx, dhPrev, dv, cache, hPrev, batch, H, units.lowerBound, units.upperBound,
+                                              Kernels.isa)
+            return
+        }
         withUnsafePointer(to: config) { cf in
             rk_gru_general_step_backward_early(dgx, dgh, dhPrev, dv, cache, hPrev, batch, H, units.lowerBound,
                                                units.upperBound, cf, Kernels.isa)

@@ -209,30 +209,28 @@ extension RecurrentSequence {
     }
 
     /// dWₕₕ for a cell with late gates: the early rows `dgh[:, early]ᵀ hₛ` and the late rows
-    /// `dgh[:, late]ᵀ vₛ` (`v` from each step's cache), over all steps by time: `[G·H, Hₒ]`.
+    /// `dgh[:, late]ᵀ vₛ` (`v` from each step's cache, gathered by time), over all steps: `[G·H, Hₒ]`.
+    /// Both read their columns of `dgh` in place (rows `G·H` apart); the states come from the output.
     private func splitRecurrentWeightGradient(dgh: UnsafePointer<Float>, early: Int) -> [Float] {
         let (T, B, H, Ho) = (steps, batch, hidden, outSize)
         let GH = cell.gateCount * H, late = GH - early, width = cell.cacheFloats(hidden: H)
         let offset = cell.lateInputOffset(hidden: H)
-        // Gathered by time t: the gradients' two column blocks, the states before t and the v of t.
-        var dgEarly = [Float].uninitialized(T * B * early), dgLate = [Float].uninitialized(T * B * late)
-        var states = [Float].uninitialized(T * B * Ho), v = [Float].uninitialized(T * B * H)
-        output.withPointer { out in
-            dgEarly.withMutablePointer { de in dgLate.withMutablePointer { dl in states.withMutablePointer { st in v.withMutablePointer { vp in
-                for s in 0..<T {
-                    let t = time(s)
-                    (st + t * B * Ho).update(from: hState(s, UnsafeMutablePointer(mutating: out)), count: B * Ho)
-                    for b in 0..<B {
-                        let row = t * B + b
-                        (de + row * early).update(from: dgh + row * GH, count: early)
-                        (dl + row * late).update(from: dgh + row * GH + early, count: late)
-                        (vp + row * H).update(from: cache.base + (s * B + b) * width + offset, count: H)
-                    }
-                }
-            } } } }
+        var v = [Float].uninitialized(T * B * H)
+        v.withMutablePointer { vp in
+            for s in 0..<T {
+                let t = time(s)
+                for b in 0..<B { (vp + (t * B + b) * H).update(from: cache.base + (s * B + b) * width + offset, count: H) }
+            }
         }
-        return gemm(dgEarly, states, m: early, n: Ho, k: T * B, transposeA: true)
-            + gemm(dgLate, v, m: late, n: H, k: T * B, transposeA: true)
+        return output.withPointer { out in v.withPointer { vp in
+            let h0 = UnsafePointer(hs.base)
+            // [h₀; output rows 0 ..< T-1], or [output rows 1 ..< T; h₀] in reverse (as `backward`)
+            let (states, tail) = reverse ? ((out + B * Ho, Ho), ((T - 1) * B, h0)) : ((h0, Ho), (B, out))
+            let (_, earlyRows, _) = weightGradients(dgh, rows: T * B, columns: early, lda: GH, nil, states, secondTail: tail,
+                                                    sums: false)
+            let (lateRows, _, _) = weightGradients(dgh + early, rows: T * B, columns: late, lda: GH, (vp, H), nil, sums: false)
+            return earlyRows! + lateRows!
+        } }
     }
 }
 
@@ -243,7 +241,7 @@ extension RecurrentSequence {
 /// (no product to copy apart); the sums are taken from its packed panels, in row order (the
 /// same bits as `columnSums`). The second operand's rows from `secondTail.row` on are at
 /// `secondTail.rows` (the states: h₀ apart from the others, which are the layer's output).
-func weightGradients(_ dg: UnsafePointer<Float>, rows k: Int, columns m: Int, _ first: (UnsafePointer<Float>, Int)?,
+func weightGradients(_ dg: UnsafePointer<Float>, rows k: Int, columns m: Int, lda: Int? = nil, _ first: (UnsafePointer<Float>, Int)?,
                      _ second: (UnsafePointer<Float>, Int)?, secondTail: (row: Int, rows: UnsafePointer<Float>)? = nil,
                      sums: Bool) -> ([Float]?, [Float]?, [Float]?) {
     guard first != nil || second != nil else { return (nil, nil, sums ? columnSums(dg, rows: k, columns: m) : nil) }
@@ -260,9 +258,10 @@ func weightGradients(_ dg: UnsafePointer<Float>, rows k: Int, columns m: Int, _ 
         if let second {  // [b₁ | 0 | b₂], or b₂ alone (N₁ = 0)
             let b = PackedMatrix(first?.0 ?? second.0, columns: first?.1 ?? 0, beside: second.0, columns: second.1, k: k,
                                  tail: secondTail, inPlace: inPlace)
-            b.multiply(into: c1, c2, dg, m: m, transposeA: true, rowSums: rowSums)
+            b.multiply(into: c1, c2, dg, m: m, transposeA: true, rowSums: rowSums, lda: lda)
         } else if let first {
-            PackedMatrix(first.0, k: k, n: first.1, transposed: false, inPlace: inPlace).multiply(into: c1, dg, m: m, transposeA: true, rowSums: rowSums)
+            PackedMatrix(first.0, k: k, n: first.1, transposed: false, inPlace: inPlace).multiply(into: c1, dg, m: m, transposeA: true,
+                                                                                                 rowSums: rowSums, lda: lda)
         }
     } } }
     return (first == nil ? nil : product1, second == nil ? nil : product2, sums ? total : nil)

@@ -166,6 +166,16 @@ void rk_gru_general_step_backward(float *dgx, float *dgh, float *dh_prev, const 
 void rk_gru_general_step_backward_early(float *dgx, float *dgh, float *dh_prev, const float *dv, const float *cache,
                                         const float *h_prev, long rows, long H, long u0, long u1,
                                         const rk_gru_config *cf, rk_isa isa);
+/// The reset-before GRU with the standard activations and no clip (see cells_reset_before.c):
+/// cache `[rows, 4H]` = (r, z, n, v = r ⊙ h_prev); dgx is also dgh.
+void rk_gru_before_step_early(float *cache, const float *gx, const float *gh, const float *h_prev, long rows, long H,
+                             long u0, long u1, rk_isa isa);
+void rk_gru_before_step(float *h, float *cache, const float *gx, const float *gh, const float *h_prev, long rows, long H,
+                        long u0, long u1, rk_isa isa);
+void rk_gru_before_step_backward(float *dgx, float *dh_prev, const float *dh, const float *cache, const float *h_prev,
+                                 long rows, long H, long u0, long u1, rk_isa isa);
+void rk_gru_before_step_backward_early(float *dgx, float *dh_prev, const float *dv, const float *cache,
+                                       const float *h_prev, long rows, long H, long u0, long u1, rk_isa isa);
 /// The Elman cell with any activation and clip: cache `[rows, 2H]` = (pre-activation, h).
 void rk_elman_general_step(float *h, float *cache, const float *gx, const float *gh, long rows, long H, long u0,
                            long u1, rk_activation act, float clip, rk_isa isa);
