@@ -86,8 +86,8 @@ import Testing
         }
     }
 
-    /// A variant whose own terms vanish (peepholes 0, default activations, no clip) computes the
-    /// standard cell: the same numbers as the fused standard kernel, forward and backward.
+    /// A variant whose own terms vanish (peepholes 0, clip beyond every value) computes the standard
+    /// cell: exactly the fused standard kernel's numbers, forward and backward.
     @Test(arguments: ["peephole-zero", "reset-after-variant", "rnn-tanh-variant", "lstm-default-activations"])
     func reducesToStandard(_ name: String) throws {
         let (I, H, T, B) = (4, 37, 6, 5)
@@ -116,9 +116,16 @@ import Testing
             return (r.output.scalars, grads + [x.grad!.scalars])
         }
         let (a, b) = (try run(standard), try run(variant))
-        expectClose(b.out, a.out, rtol: 1e-6, atol: 1e-7, "\(name) output")
-        for (k, (ga, gb)) in zip(a.grads, b.grads).enumerated() {
-            expectClose(gb, ga, rtol: 1e-5, atol: 1e-6, "\(name) gradient \(k)")
+        if name == "lstm-default-activations" {
+            // The general LSTM kernel computes the same values with its operations in another order
+            // (each activation's derivative applied in its own pass): equal outputs, gradients to rounding.
+            #expect(b.out == a.out, "\(name): output")
+            for (k, (ga, gb)) in zip(a.grads, b.grads).enumerated() {
+                expectClose(gb, ga, rtol: 1e-5, atol: 1e-6, "\(name) gradient \(k)")
+            }
+        } else {
+            #expect(b.out == a.out, "\(name): output differs from the standard cell's")
+            #expect(b.grads == a.grads, "\(name): gradients differ from the standard cell's")
         }
     }
 
@@ -145,6 +152,58 @@ import Testing
     ])
     func invalidOptionsAreRefused(_ kind: ModelArchitecture.Kind, _ options: CellOptions, _ message: String) {
         #expect { try options.validate(for: kind) } throws: { "\($0)".contains(message) }
+    }
+
+    /// Every variant where a standard cell goes: unbatched input equals a batch of one, and two
+    /// batch-first layers with dropout between them differ in training from evaluation.
+    @Test(arguments: cases)
+    func usableEverywhere(_ c: Case) throws {
+        let layer = Self.makeLayer(c, inputSize: 3, hiddenSize: 5)
+        let D = c.bidirectional ? 2 : 1
+        let x = testTensor([4, 3], seed: 1, requiresGrad: false)
+        let unbatched = try layer.stack.run(x, h0: nil, c0: nil, layerName: c.name)
+        let batched = try layer.stack.run(x.reshaped([4, 1, 3]), h0: nil, c0: nil, layerName: c.name)
+        #expect(unbatched.output.shape == [4, D * (c.projSize > 0 ? c.projSize : 5)])
+        #expect(unbatched.output.scalars == batched.output.scalars && unbatched.h.scalars == batched.h.scalars, "\(c.name)")
+
+        let stacked: RecurrentLayer = switch c.kind {
+        case .lstm: LSTM(inputSize: 3, hiddenSize: 5, numLayers: 2, batchFirst: true, dropout: 0.5, options: c.options)
+        case .gru: GRU(inputSize: 3, hiddenSize: 5, numLayers: 2, batchFirst: true, dropout: 0.5, options: c.options)
+        case .rnn: RNN(inputSize: 3, hiddenSize: 5, numLayers: 2, batchFirst: true, dropout: 0.5, options: c.options)
+        }
+        let xb = testTensor([2, 4, 3], seed: 2, requiresGrad: false)  // [B, T, I]
+        let training = try stacked.stack.run(xb, h0: nil, c0: nil, layerName: c.name).output
+        stacked.isTraining = false
+        let evaluation = try stacked.stack.run(xb, h0: nil, c0: nil, layerName: c.name).output
+        #expect(training.shape == [2, 4, 5] && evaluation.shape == [2, 4, 5])
+        #expect(training.scalars != evaluation.scalars, "\(c.name): dropout between layers in training")
+    }
+
+    /// Every cell variant as a single-step cell equals one step of its layer.
+    @Test(arguments: ["gru-before", "gru-layer-norm", "lstm-layer-norm", "lstm-coupled-activations", "rnn-softsign"])
+    func cellsEqualOneLayerStep(_ name: String) throws {
+        let x = testTensor([2, 3], seed: 4, requiresGrad: false), h = testTensor([2, 4], seed: 5, requiresGrad: false)
+        let cell: RecurrentCellModule = switch name {
+        case "gru-before": GRUCell(inputSize: 3, hiddenSize: 4, resetAfter: false)
+        case "gru-layer-norm": GRUCell(inputSize: 3, hiddenSize: 4, layerNorm: true)
+        case "lstm-layer-norm": LSTMCell(inputSize: 3, hiddenSize: 4, layerNorm: true)
+        case "lstm-coupled-activations": LSTMCell(inputSize: 3, hiddenSize: 4, coupledInputForget: true,
+                                                  activations: LSTMActivations(gate: .hardSigmoid(), cell: .elu(), hidden: .softsign))
+        default: RNNCell(inputSize: 3, hiddenSize: 4, activation: .softsign)
+        }
+        let kind: ModelArchitecture.Kind = cell is LSTMCell ? .lstm : (cell is GRUCell ? .gru : .rnn)
+        let layer: RecurrentLayer = switch kind {
+        case .lstm: LSTM(inputSize: 3, hiddenSize: 4, options: cell.options)
+        case .gru: GRU(inputSize: 3, hiddenSize: 4, options: cell.options)
+        case .rnn: RNN(inputSize: 3, hiddenSize: 4, options: cell.options)
+        }
+        var dict: [String: TensorData] = [:]
+        for (n, t) in cell.namedParameters { dict[n + "_l0"] = TensorData(shape: t.shape, scalars: t.scalars) }
+        try layer.loadStateDict(dict)
+        let c0 = kind == .lstm ? h : nil
+        let step = try cell.step(x, h: h, c: c0)
+        let r = try layer.stack.run(x.reshaped([1, 2, 3]), h0: h.reshaped([1, 2, 4]), c0: c0?.reshaped([1, 2, 4]), layerName: name)
+        #expect(step.h.scalars == r.h.scalars && step.c?.scalars == r.c?.scalars, "\(name)")
     }
 
     /// The single-step cells run the same kernels: one LSTMCell step with peepholes equals one step of the layer.
