@@ -12,41 +12,63 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+// One row, nv vectors of 16 units at a time (several independent vectors hide the latency of the
+// exp polynomial, as the standard kernel does for 4 or more rows).
+__attribute__((target("avx512f"), always_inline)) static inline void
+peephole_row_avx512(float *hb, float *cb, float *k, const float *x, const float *r, const float *cp, const float *p, long H,
+                    long u0, long u1, int coupled, const int nv) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long j = u0; j < u1; j += 16 * nv) {
+        __mmask16 m[MAXV];
+        for (int v = 0; v < nv; v++) {
+            const long left = u1 - j - 16 * v;
+            m[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0;
+        }
+#define LOAD(base, v) _mm512_maskz_loadu_ps(m[v], (base) + j + 16 * (v))
+#define STORE(base, v, value) _mm512_mask_storeu_ps((base) + j + 16 * (v), m[v], value)
+        __m512 s[2 * MAXV], g[MAXV], o[MAXV], tc[MAXV], cn[MAXV], cpv[MAXV];
+        for (int v = 0; v < nv; v++) {
+            cpv[v] = LOAD(cp, v);
+            s[v] = _mm512_add_ps(LOAD(x, v), LOAD(r, v));
+            s[nv + v] = _mm512_add_ps(LOAD(x + H, v), LOAD(r + H, v));
+            g[v] = _mm512_add_ps(LOAD(x + 2 * H, v), LOAD(r + 2 * H, v));
+            if (p) {
+                s[v] = _mm512_fmadd_ps(LOAD(p, v), cpv[v], s[v]);
+                s[nv + v] = _mm512_fmadd_ps(LOAD(p + H, v), cpv[v], s[nv + v]);
+            }
+        }
+        sigmoid512_n(s, coupled ? nv : 2 * nv);
+        tanh512_n(g, nv);
+        for (int v = 0; v < nv; v++) {
+            if (coupled) s[nv + v] = _mm512_sub_ps(one, s[v]);
+            tc[v] = cn[v] = _mm512_fmadd_ps(s[nv + v], cpv[v], _mm512_mul_ps(s[v], g[v]));
+            o[v] = _mm512_add_ps(LOAD(x + 3 * H, v), LOAD(r + 3 * H, v));
+            if (p) o[v] = _mm512_fmadd_ps(LOAD(p + 2 * H, v), cn[v], o[v]);
+        }
+        sigmoid512_n(o, nv);
+        tanh512_n(tc, nv);
+        for (int v = 0; v < nv; v++) {
+            STORE(cb, v, cn[v]);
+            STORE(hb, v, _mm512_mul_ps(o[v], tc[v]));
+            STORE(k, v, s[v]);
+            STORE(k + H, v, s[nv + v]);
+            STORE(k + 2 * H, v, g[v]);
+            STORE(k + 3 * H, v, o[v]);
+            STORE(k + 4 * H, v, tc[v]);
+        }
+#undef LOAD
+#undef STORE
+    }
+}
+
 __attribute__((target("avx512f"))) static void peephole_rows_avx512(float *h, float *c, float *cache, const float *gx,
                                                                     const float *gh, const float *c_prev, const float *p,
                                                                     long rows, long H, long u0, long u1, int coupled) {
-    const __m512 one = _mm512_set1_ps(1.0f);
     for (long b = 0; b < rows; b++) {
         float *k = cache + b * 5 * H, *cb = c + b * H, *hb = h + b * H;
         const float *x = gx + b * 4 * H, *r = gh + b * 4 * H, *cp = c_prev + b * H;
-        for (long j = u0; j < u1; j += 16) {
-            const __mmask16 m = u1 - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (u1 - j)) - 1u);
-#define LOAD(base) _mm512_maskz_loadu_ps(m, (base) + j)
-            const __m512 cpj = LOAD(cp);
-            __m512 s[2] = {_mm512_add_ps(LOAD(x), LOAD(r)), _mm512_add_ps(LOAD(x + H), LOAD(r + H))}, g[1], o[1], tc[1];
-            g[0] = _mm512_add_ps(LOAD(x + 2 * H), LOAD(r + 2 * H));
-            if (p) {
-                s[0] = _mm512_fmadd_ps(LOAD(p), cpj, s[0]);
-                s[1] = _mm512_fmadd_ps(LOAD(p + H), cpj, s[1]);
-            }
-            sigmoid512_n(s, coupled ? 1 : 2);
-            if (coupled) s[1] = _mm512_sub_ps(one, s[0]);
-            tanh512_n(g, 1);
-            const __m512 cn = _mm512_fmadd_ps(s[1], cpj, _mm512_mul_ps(s[0], g[0]));
-            o[0] = _mm512_add_ps(LOAD(x + 3 * H), LOAD(r + 3 * H));
-            if (p) o[0] = _mm512_fmadd_ps(LOAD(p + 2 * H), cn, o[0]);
-            sigmoid512_n(o, 1);
-            tc[0] = cn;
-            tanh512_n(tc, 1);
-            _mm512_mask_storeu_ps(cb + j, m, cn);
-            _mm512_mask_storeu_ps(hb + j, m, _mm512_mul_ps(o[0], tc[0]));
-            _mm512_mask_storeu_ps(k + j, m, s[0]);
-            _mm512_mask_storeu_ps(k + H + j, m, s[1]);
-            _mm512_mask_storeu_ps(k + 2 * H + j, m, g[0]);
-            _mm512_mask_storeu_ps(k + 3 * H + j, m, o[0]);
-            _mm512_mask_storeu_ps(k + 4 * H + j, m, tc[0]);
-#undef LOAD
-        }
+        if (rows >= 4) peephole_row_avx512(hb, cb, k, x, r, cp, p, H, u0, u1, coupled, 4);
+        else peephole_row_avx512(hb, cb, k, x, r, cp, p, H, u0, u1, coupled, 1);
     }
 }
 
