@@ -38,10 +38,14 @@ public final class RNN: RecurrentLayer {
     /// - Parameters:
     ///   - input: `[T, B, I]`, `[B, T, I]` when `batchFirst`, or unbatched `[T, I]`.
     ///   - h0: `[D·L, B, H]` (unbatched `[D·L, H]`); zeros when nil.
-    /// - Returns: `output` `[T, B, D·H]` (laid out like the input) and `h` `[D·L, B, H]`.
-    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes.
-    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil) throws -> (output: Tensor, h: Tensor) {
-        let r = try stack.run(input, h0: h0, c0: nil, layerName: "RNN")
+    ///   - lengths: for a batch of unequal sequences padded to `T`, each one's length (`B` values
+    ///     in `1...T`, in batch order): PyTorch's packed semantics (see ``PackedSequence``).
+    /// - Returns: `output` `[T, B, D·H]` (laid out like the input; zero past each length) and `h`
+    ///   `[D·L, B, H]` (each sequence's at its own end).
+    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes,
+    ///   ``RecurrentError/invalidValue(_:)`` for lengths that do not fit.
+    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil, lengths: [Int]? = nil) throws -> (output: Tensor, h: Tensor) {
+        let r = try stack.run(input, h0: h0, c0: nil, layerName: "RNN", lengths: lengths)
         return (r.output, r.h)
     }
 }
@@ -99,13 +103,17 @@ public final class LSTM: RecurrentLayer {
     /// - Parameters:
     ///   - input: `[T, B, I]`, `[B, T, I]` when `batchFirst`, or unbatched `[T, I]`.
     ///   - state: `h0` `[D·L, B, Hₒ]` and `c0` `[D·L, B, H]` (without `B` when unbatched); zeros when nil.
-    /// - Returns: `output` `[T, B, D·Hₒ]` (laid out like the input) and the final `h` `[D·L, B, Hₒ]`
-    ///   and `c` `[D·L, B, H]`, PyTorch's `(output, (h_n, c_n))`.
-    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes.
-    public func callAsFunction(_ input: Tensor, _ state: (h: Tensor, c: Tensor)? = nil) throws
+    ///   - lengths: for a batch of unequal sequences padded to `T`, each one's length (`B` values
+    ///     in `1...T`, in batch order): PyTorch's packed semantics (see ``PackedSequence``).
+    /// - Returns: `output` `[T, B, D·Hₒ]` (laid out like the input; zero past each length) and the
+    ///   final `h` `[D·L, B, Hₒ]` and `c` `[D·L, B, H]` (each sequence's at its own end), PyTorch's
+    ///   `(output, (h_n, c_n))`.
+    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes,
+    ///   ``RecurrentError/invalidValue(_:)`` for lengths that do not fit.
+    public func callAsFunction(_ input: Tensor, _ state: (h: Tensor, c: Tensor)? = nil, lengths: [Int]? = nil) throws
         -> (output: Tensor, state: (h: Tensor, c: Tensor))
     {
-        let r = try stack.run(input, h0: state?.h, c0: state?.c, layerName: "LSTM")
+        let r = try stack.run(input, h0: state?.h, c0: state?.c, layerName: "LSTM", lengths: lengths)
         return (r.output, (r.h, r.c!))
     }
 }
@@ -146,10 +154,14 @@ public final class GRU: RecurrentLayer {
     /// - Parameters:
     ///   - input: `[T, B, I]`, `[B, T, I]` when `batchFirst`, or unbatched `[T, I]`.
     ///   - h0: `[D·L, B, H]` (unbatched `[D·L, H]`); zeros when nil.
-    /// - Returns: `output` `[T, B, D·H]` (laid out like the input) and `h` `[D·L, B, H]`.
-    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes.
-    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil) throws -> (output: Tensor, h: Tensor) {
-        let r = try stack.run(input, h0: h0, c0: nil, layerName: "GRU")
+    ///   - lengths: for a batch of unequal sequences padded to `T`, each one's length (`B` values
+    ///     in `1...T`, in batch order): PyTorch's packed semantics (see ``PackedSequence``).
+    /// - Returns: `output` `[T, B, D·H]` (laid out like the input; zero past each length) and `h`
+    ///   `[D·L, B, H]` (each sequence's at its own end).
+    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` naming the expected and actual shapes,
+    ///   ``RecurrentError/invalidValue(_:)`` for lengths that do not fit.
+    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil, lengths: [Int]? = nil) throws -> (output: Tensor, h: Tensor) {
+        let r = try stack.run(input, h0: h0, c0: nil, layerName: "GRU", lengths: lengths)
         return (r.output, r.h)
     }
 }

@@ -64,21 +64,30 @@ extension RecurrentSequence {
                 WorkerPool.shared.run(upTo: Int.max) { part, parts in
                     let units = unitPartition(H, part, parts)
                     for (n, s) in stride(from: T - 1, through: 0, by: -1).enumerated() {
-                        let t = time(s), (dh, dhPrev) = buffers(s)
+                        let t = time(s), (dh, dhPrev) = buffers(s), rows = active(s)
                         for b in 0..<B {
                             for j in units {
+                                if b >= rows {  // no step here (unequal lengths): the gradient carries over
+                                    dhPrev[b * Ho + j] = dh[b * Ho + j]
+                                    continue
+                                }
                                 if let dOutput { dh[b * Ho + j] += dOutput[(t * B + b) * Ho + j] }
                                 dhPrev[b * Ho + j] = 0
+                            }
+                        }
+                        for b in rows..<B {  // and those rows' gate gradients are zero
+                            for g in 0..<cell.gateCount {
+                                for j in units { dgxp[(t * B + b) * GH + g * H + j] = 0; dghp(s)[b * GH + g * H + j] = 0 }
                             }
                         }
                         cell.stepBackward(dgx: dgxp + t * B * GH, dgh: dghp(s), dhPrev: dhPrev, dc: hasC0 ? dcp : nil,
                                           dh: dh, cache: cache + s * B * width, hPrev: hPrev(s),
                                           cPrev: hasC0 ? cs + s * B * H : nil, parameters: parameters,
-                                          dparameters: dparameters, batch: B, hidden: H, units: units)
+                                          dparameters: dparameters, batch: rows, hidden: H, units: units)
                         // Every unit's dgh is needed for each column of dhₛ: a second phase after a barrier.
                         barrier.wait(participants: parts, crossing: 2 * n + 1)
                         let columns = unitPartition(Ho, part, parts)
-                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s), lda: GH, m: B, columns: columns, accumulate: true,
+                        recurrent.multiply(into: dhPrev, ldc: Ho, dghp(s), lda: GH, m: rows, columns: columns, accumulate: true,
                                            descending: s % 2 == 1)
                         barrier.wait(participants: parts, crossing: 2 * n + 2)
                     }
@@ -95,10 +104,19 @@ extension RecurrentSequence {
                 // A thread that finishes early takes over rows from another (see RowShares).
                 let wanted = B / 4, shares = RowShares(count: B, steps: T, participants: min(wanted, WorkerPool.availableThreads))
                 WorkerPool.shared.run(upTo: wanted) { part, parts in
-                    shares.walk(part: part, parts: parts) { rows, n in
-                        let (s, b0, nb) = (T - 1 - n, rows.lowerBound, rows.count)
+                    shares.walk(part: part, parts: parts) { held, n in
+                        let s = T - 1 - n, t = time(s), (dhIn, dhOut) = buffers(s)
+                        // Unequal lengths: rows without a step here carry their gradient over, with zero gate gradients.
+                        let rows = held.clamped(to: 0..<active(s))
+                        for b in held.clamped(to: active(s)..<B) {
+                            (dhOut + b * Ho).update(from: dhIn + b * Ho, count: Ho)
+                            (dgxp + (t * B + b) * GH).update(repeating: 0, count: GH)
+                            if !shared { (dghp(s) + b * GH).update(repeating: 0, count: GH) }
+                            if hasProjection { (dhsp + (s * B + b) * Ho).update(repeating: 0, count: Ho) }
+                        }
+                        guard !rows.isEmpty else { return }
+                        let (b0, nb) = (rows.lowerBound, rows.count)
                         let stepX = stepBuffers[0].base + b0 * GH, stepH = shared ? stepX : stepBuffers[1].base + b0 * GH
-                        let t = time(s), (dhIn, dhOut) = buffers(s)
                         let dh = dhIn + b0 * Ho, dhPrev = dhOut + b0 * Ho
                         if let dOutput {
                             let rows = dOutput + (t * B + b0) * Ho

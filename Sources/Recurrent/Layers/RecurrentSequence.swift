@@ -44,6 +44,11 @@ final class RecurrentSequence: FusedFunction {
     let steps: Int, batch: Int, inputSize: Int, hidden: Int, outSize: Int
     let reverse: Bool
     let hasBias: Bool, hasProjection: Bool
+    /// Each batch row's length (sorted, longest first) for a batch of unequal sequences, or nil: at
+    /// time t only the first `activeAt[t]` rows take a step (see RecurrentSequence+Lengths.swift).
+    let lengths: [Int]?
+    /// Rows with a step at time t: `[T]`, all `B` without lengths.
+    let activeAt: [Int]
     // Saved by the forward pass for the backward pass (see `keepsHistory` for inference).
     // Every element is written before it is read (state 0 from h0/c0, the rest by the steps).
     // h₁ … h_T are the output's rows (`output`), so only h₀ has a buffer of its own.
@@ -62,9 +67,11 @@ final class RecurrentSequence: FusedFunction {
     /// Allocates the state and cache for a sequence of shape `[T, B, I]`; the history for a backward
     /// pass is kept when gradients are on and the input (`inputNeedsGradient`), a state or a weight needs one.
     private init(cell: any RecurrentCell, shape: (steps: Int, batch: Int, inputSize: Int), inputNeedsGradient: Bool,
-                 h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool) {
+                 h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool, lengths: [Int]? = nil) {
         self.cell = cell
         (steps, batch, inputSize) = shape
+        self.lengths = lengths
+        activeAt = Self.activeRows(lengths: lengths, steps: shape.steps, batch: shape.batch)
         hidden = weights.inputWeight.shape[0] / cell.gateCount
         outSize = weights.hiddenWeight.shape[1]
         self.reverse = reverse
@@ -79,9 +86,10 @@ final class RecurrentSequence: FusedFunction {
         cache = Scratch.take(steps * batch * cell.cacheFloats(hidden: hidden))
     }
 
-    private convenience init(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool) {
+    private convenience init(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool,
+                             lengths: [Int]? = nil) {
         self.init(cell: cell, shape: (x.shape[0], x.shape[1], x.shape[2]), inputNeedsGradient: x.requiresGrad,
-                  h0: h0, c0: c0, weights: weights, reverse: reverse)
+                  h0: h0, c0: c0, weights: weights, reverse: reverse, lengths: lengths)
     }
 
     deinit { for buffer in [hs, cs, ms, cache] { Scratch.give(buffer) } }
@@ -121,14 +129,17 @@ final class RecurrentSequence: FusedFunction {
     /// - Parameters:
     ///   - x: `[T, B, I]`.
     ///   - h0: `[B, Hₒ]`; c0: `[B, H]` for cells with state.
-    /// - Returns: `output: [T, B, Hₒ]`, `h: [B, Hₒ]`, `c: [B, H]` (cells with state).
-    static func apply(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool)
-        -> (output: Tensor, h: Tensor, c: Tensor?)
+    ///   - lengths: each row's length, longest first, for a batch of unequal sequences (nil: all `T`).
+    /// - Returns: `output: [T, B, Hₒ]` (zero past each length), `h: [B, Hₒ]`, `c: [B, H]` (cells with
+    ///   state), each row's state at its own end.
+    static func apply(cell: any RecurrentCell, x: Tensor, h0: Tensor, c0: Tensor?, weights: Weights, reverse: Bool,
+                      lengths: [Int]? = nil) -> (output: Tensor, h: Tensor, c: Tensor?)
     {
-        let op = RecurrentSequence(cell: cell, x: x, h0: h0, c0: c0, weights: weights, reverse: reverse)
+        let op = RecurrentSequence(cell: cell, x: x, h0: h0, c0: c0, weights: weights, reverse: reverse, lengths: lengths)
         var output = [Float].uninitialized(op.steps * op.batch * op.outSize)
         output.withMutablePointer { out in
             x.scalars.withPointer { op.forward(x: $0, into: out, h0: h0.scalars, c0: c0?.scalars, weights: weights) }
+            op.zeroPadding(out)
         }
         return op.results(output: output, x: x, h0: h0, c0: c0, weights: weights)
     }
@@ -146,13 +157,14 @@ final class RecurrentSequence: FusedFunction {
     /// - Returns: each layer's `output: [T, B, Hₒ]`, `h: [B, Hₒ]` and `c: [B, H]`.
     static func applyPipelined(cell: any RecurrentCell, x: Tensor,
                                first: (h0: Tensor, c0: Tensor?, weights: Weights),
-                               second: (h0: Tensor, c0: Tensor?, weights: Weights))
+                               second: (h0: Tensor, c0: Tensor?, weights: Weights), lengths: [Int]? = nil)
         -> [(output: Tensor, h: Tensor, c: Tensor?)]
     {
-        let lower = RecurrentSequence(cell: cell, x: x, h0: first.h0, c0: first.c0, weights: first.weights, reverse: false)
+        let lower = RecurrentSequence(cell: cell, x: x, h0: first.h0, c0: first.c0, weights: first.weights, reverse: false,
+                                      lengths: lengths)
         let (T, B, Ho) = (lower.steps, lower.batch, lower.outSize)
         let upper = RecurrentSequence(cell: cell, shape: (T, B, Ho), inputNeedsGradient: lower.keepsHistory,
-                                      h0: second.h0, c0: second.c0, weights: second.weights, reverse: false)
+                                      h0: second.h0, c0: second.c0, weights: second.weights, reverse: false, lengths: lengths)
         var middle = [Float].uninitialized(T * B * Ho)     // the first layer's output, the second's input
         var output = [Float].uninitialized(T * B * upper.outSize)
         let progress = StepProgress()
@@ -167,6 +179,8 @@ final class RecurrentSequence: FusedFunction {
                                   weights: second.weights, awaited: parts > 1 ? progress : nil)
                 }
             }
+            lower.zeroPadding(middle)
+            upper.zeroPadding(out)
         } } }
         let lowerResults = lower.results(output: middle, x: x, h0: first.h0, c0: first.c0, weights: first.weights)
         let upperResults = upper.results(output: output, x: lowerResults.output, h0: second.h0, c0: second.c0,
@@ -183,6 +197,12 @@ final class RecurrentSequence: FusedFunction {
         let outputShapes = [[T, B, Ho], [B, Ho]] + (cell.hasCellState ? [[B, H]] : [])
         let node = Node.make(.fused(self), inputs: inputs, outputShapes: outputShapes)
         if keepsHistory { self.output = output }  // shares the tensor's storage (copied only if either is changed)
+        if lengths != nil {
+            let (padded, hN, cN) = unequalLengthResults(output)
+            return (Tensor(shape: [T, B, Ho], scalars: padded, node: node, outputIndex: 0),
+                    Tensor(shape: [B, Ho], scalars: hN, node: node, outputIndex: 1),
+                    cN.map { Tensor(shape: [B, H], scalars: $0, node: node, outputIndex: 2) })
+        }
         let hN = Array(output[(time(T - 1) * B * Ho)..<((time(T - 1) + 1) * B * Ho)])
         let cN = cell.hasCellState ? Array(UnsafeBufferPointer(start: cs.base + state(T) * B * H, count: B * H)) : nil
         return (Tensor(shape: [T, B, Ho], scalars: output, node: node, outputIndex: 0),
@@ -245,24 +265,31 @@ final class RecurrentSequence: FusedFunction {
             /// Step `s` for `rows` of the batch (all hidden units): gx where `projected` lacks it, gh, the
             /// cell, the projection. `scratch` is this thread's: gx `[chunk, rows, G·H]` as `projected`
             /// says, and x's rows gathered for the product `[chunk, rows, I]`.
-            func step(_ s: Int, rows: Range<Int>, scratch: (gx: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>),
+            func step(_ s: Int, rows held: Range<Int>, scratch: (gx: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>),
                       projected: inout (steps: Range<Int>, rows: Range<Int>)) {
+                // Unequal lengths: only the rows with a step at this time (their first `active(s)`),
+                // and the input projection only for rows with a step somewhere in the chunk.
+                let rows = held.clamped(to: 0..<active(s)), projectedRows = held.clamped(to: 0..<chunkActive(s, chunk: chunk))
+                if lengths != nil { finishInactiveRows(s, rows: held.clamped(to: active(s)..<B), out: out) }
+                guard !rows.isEmpty else { return }
+                if lengths != nil { stageStates(s, rows: rows, out: out, h0: h0, c0: c0) }
                 let t = time(s), (b0, nb) = (rows.lowerBound, rows.count)
                 if !projected.steps.contains(s) || b0 < projected.rows.lowerBound || rows.upperBound > projected.rows.upperBound {
                     // gx = x Wᵢₕᵀ + bᵢₕ for these rows at the rest of this chunk's steps, as one product: the
                     // whole chunk at its first step, the rest after rows were handed over in its middle.
                     let (s0, _, count) = chunkOf(s)
-                    projected = (s..<(s0 + count), rows)
+                    let (p0, np) = (projectedRows.lowerBound, projectedRows.count)
+                    projected = (s..<(s0 + count), projectedRows)
                     let times = reverse ? (T - s0 - count)..<(T - s) : s..<(s0 + count)
                     awaited?.wait(for: times.upperBound)
-                    var a = x + times.lowerBound * B * inputSize  // all rows of these steps are contiguous in x when nb = B
-                    if nb < B {
+                    var a = x + times.lowerBound * B * inputSize  // all rows of these steps are contiguous in x when np = B
+                    if np < B {
                         for (i, time) in times.enumerated() {
-                            (scratch.x + i * nb * inputSize).update(from: x + (time * B + b0) * inputSize, count: nb * inputSize)
+                            (scratch.x + i * np * inputSize).update(from: x + (time * B + p0) * inputSize, count: np * inputSize)
                         }
                         a = UnsafePointer(scratch.x)
                     }
-                    input.multiply(into: scratch.gx, ldc: GH, a, lda: inputSize, m: times.count * nb, columns: 0..<GH,
+                    input.multiply(into: scratch.gx, ldc: GH, a, lda: inputSize, m: times.count * np, columns: 0..<GH,
                                    accumulate: false, bias: inputBias)
                 }
                 let earliest = reverse ? T - projected.steps.upperBound : projected.steps.lowerBound  // projected's first time
@@ -287,16 +314,21 @@ final class RecurrentSequence: FusedFunction {
                 projector?.multiply(into: hNext, ldc: Ho, m, lda: H, m: nb, columns: 0..<Ho, accumulate: false)
             }
 
-            /// Step `s` for some hidden `units` of every batch row (its chunk's gx already computed).
+            /// Step `s` for some hidden `units` of every batch row with a step (its chunk's gx already
+            /// computed); with unequal lengths, then the states of the rows that start at the next step
+            /// (the reverse direction), for these units.
             func step(_ s: Int, units: Range<Int>, gx: UnsafeMutablePointer<Float>) {
-                let t = time(s), t0 = chunkOf(s).t0
+                let t = time(s), t0 = chunkOf(s).t0, rows = active(s)
                 let hPrev = hState(s, out), hNext = hState(s + 1, out)
                 // gh[:, g·H + units] = hₛ Wₕₕᵀ[:, g·H + units] + bₕₕ for every gate g, in one call
-                recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: B, columns: units, groups: cell.gateCount,
+                recurrent.multiply(into: gh, ldc: GH, hPrev, lda: Ho, m: rows, columns: units, groups: cell.gateCount,
                                    groupStride: H, accumulate: false, bias: hiddenBias, descending: s % 2 == 1)
                 cell.step(h: hNext, c: cell.hasCellState ? cs + state(s + 1) * B * H : nil, cache: cache + slot(s) * B * width,
                           gx: gx + (t - t0) * B * GH, gh: gh, hPrev: hPrev, cPrev: cell.hasCellState ? cs + state(s) * B * H : nil,
-                          parameters: parameters, batch: B, hidden: H, units: units, streamCache: streamCache)
+                          parameters: parameters, batch: rows, hidden: H, units: units, streamCache: streamCache)
+                if lengths != nil && s + 1 < T {
+                    stageStates(s + 1, rows: rows..<max(rows, active(s + 1)), units: units, out: out, h0: h0, c0: c0)
+                }
             }
 
             // One dispatch for the whole sequence: each thread walks every step for its share.
@@ -323,10 +355,11 @@ final class RecurrentSequence: FusedFunction {
             } else {
                 // Batch rows are independent for the whole sequence: no barrier at all. A thread that
                 // finishes early takes over rows from another (see RowShares), so each thread projects
-                // the input for the rows it holds into its own buffers, sized for every row.
+                // the input for the rows it holds into its own buffers, sized for every row (the rows gathered
+                // when it holds some, or, with unequal lengths, when some have ended).
                 let wanted = B / 4, shares = RowShares(count: B, steps: T, participants: min(wanted, WorkerPool.availableThreads))
                 WorkerPool.shared.run(upTo: wanted) { part, parts in
-                    let buffers = [chunk * B * GH, parts > 1 ? chunk * B * inputSize : 0].map(Scratch.take)
+                    let buffers = [chunk * B * GH, parts > 1 || lengths != nil ? chunk * B * inputSize : 0].map(Scratch.take)
                     defer { buffers.forEach(Scratch.give) }
                     var projected = (steps: 0..<0, rows: 0..<0)
                     shares.walk(part: part, parts: parts) { rows, s in

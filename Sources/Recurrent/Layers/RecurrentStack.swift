@@ -117,9 +117,14 @@ final class RecurrentStack {
     ///   - input: `[T, B, I]`, `[B, T, I]` when `batchFirst`, or `[T, I]` unbatched.
     ///   - h0: `[D·L, B, Hₒ]` (`[D·L, Hₒ]` unbatched), zeros when nil.
     ///   - c0: `[D·L, B, H]` for cells with state, zeros when nil.
-    /// - Returns: `output` `[T, B, D·Hₒ]` (batch-first / unbatched like the input), `h` `[D·L, B, Hₒ]`,
-    ///   and `c` `[D·L, B, H]` for cells with state.
-    func run(_ input: Tensor, h0: Tensor?, c0: Tensor?, layerName: String) throws -> (output: Tensor, h: Tensor, c: Tensor?) {
+    ///   - lengths: each sequence's length (`B` values in `1...T`, in the input's batch order), for a
+    ///     batch of unequal sequences padded to `T`; nil when all are `T`.
+    /// - Returns: `output` `[T, B, D·Hₒ]` (batch-first / unbatched like the input; zeros past each
+    ///   length), `h` `[D·L, B, Hₒ]`, and `c` `[D·L, B, H]` for cells with state (each sequence's
+    ///   state at its own end, as PyTorch's packed path gives them).
+    func run(_ input: Tensor, h0: Tensor?, c0: Tensor?, layerName: String, lengths: [Int]? = nil) throws
+        -> (output: Tensor, h: Tensor, c: Tensor?)
+    {
         let unbatched = input.rank == 2
         guard input.rank == 2 || input.rank == 3 else {
             throw RecurrentError.shapeMismatch("\(layerName): input must be [T, B, \(inputSize)]\(batchFirst ? " (batchFirst: [B, T, \(inputSize)])" : "") or unbatched [T, \(inputSize)], got \(input.shape)")
@@ -140,8 +145,17 @@ final class RecurrentStack {
             }
             return unbatched ? given.unsqueezed(at: 1) : given
         }
-        let h = try state(h0, size: outputSize, name: "h0")
-        let c = cell.hasCellState ? try state(c0, size: hiddenSize, name: "c0") : nil
+        var h = try state(h0, size: outputSize, name: "h0")
+        var c = cell.hasCellState ? try state(c0, size: hiddenSize, name: "c0") : nil
+        // Unequal lengths: the rows sorted longest first (their input zero past each length), and
+        // the caller's order restored at the end.
+        let order = try UnequalLengths(lengths, steps: T, batch: B, layerName: layerName)
+        if let order {
+            x = order.sortedInput(x)
+            h = order.sortedStates(h)
+            c = c.map(order.sortedStates)
+        }
+        let sortedLengths = order?.sortedLengths
 
         var hN: [Tensor] = [], cN: [Tensor] = []
         func keep(_ result: (output: Tensor, h: Tensor, c: Tensor?)) {
@@ -161,7 +175,8 @@ final class RecurrentStack {
                 // Layers l and l+1 at once, the upper one step behind (no dropout between them here).
                 let (lower, upper) = (initial(l, 0), initial(l + 1, 0))
                 let results = RecurrentSequence.applyPipelined(
-                    cell: cell, x: x, first: (lower.h0, lower.c0, weights[l]), second: (upper.h0, upper.c0, weights[l + 1]))
+                    cell: cell, x: x, first: (lower.h0, lower.c0, weights[l]), second: (upper.h0, upper.c0, weights[l + 1]),
+                    lengths: sortedLengths)
                 results.forEach(keep)
                 x = results[1].output
                 l += 2
@@ -171,7 +186,7 @@ final class RecurrentStack {
             func direction(_ d: Int) -> (output: Tensor, h: Tensor, c: Tensor?) {
                 let (h0, c0) = initial(l, d)
                 return RecurrentSequence.apply(cell: cells[d], x: layerInput, h0: h0, c0: c0, weights: weights[l * directions + d],
-                                               reverse: d == 1)
+                                               reverse: d == 1, lengths: sortedLengths)
             }
             var results = [(output: Tensor, h: Tensor, c: Tensor?)?](repeating: nil, count: directions)
             if directions == 2 && runsDirectionsTogether(batch: B) {
@@ -190,6 +205,11 @@ final class RecurrentStack {
             l += 1
         }
         var output = x, hOut = concat(hN, axis: 0), cOut = cN.isEmpty ? nil : concat(cN, axis: 0)
+        if let order {
+            output = order.restoredOutput(output)
+            hOut = order.restoredStates(hOut)
+            cOut = cOut.map(order.restoredStates)
+        }
         if unbatched {
             output = output.squeezed(at: 1)
             hOut = hOut.squeezed(at: 1)
