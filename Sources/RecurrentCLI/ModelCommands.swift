@@ -59,6 +59,18 @@ func checkFloat(_ option: String, _ value: Float, positive: Bool) throws {
     }
 }
 
+/// Reads a lengths .npy file: a vector of whole numbers (integer or float dtype), at least 1 each.
+func readLengths(_ path: String) throws -> [Int] {
+    let data = try NPY.read(from: URL(fileURLWithPath: path))
+    guard data.shape.count == 1 else { throw CommandError("\(path): lengths must be a vector [B], got shape \(data.shape)") }
+    return try data.scalars.enumerated().map { i, v in
+        guard v.isFinite, v == v.rounded(), v >= 1, v <= Float(1 << 30) else {
+            throw CommandError("\(path): length \(v) of sequence \(i) is not a whole number of at least 1")
+        }
+        return Int(v)
+    }
+}
+
 /// Reads a float .npy file as a tensor, rejecting non-finite values.
 func readArray(_ path: String, name: String) throws -> Tensor {
     let data = try NPY.read(from: URL(fileURLWithPath: path))
@@ -104,6 +116,8 @@ struct Run: ParsableCommand {
     var h0: String?
     @Option(help: "Initial cell state .npy (LSTM), [D*L, B, H].")
     var c0: String?
+    @Option(help: "Each sequence's length .npy (one integer per batch row, in batch order) for a padded batch of unequal sequences: output is zero past each length, h_n/c_n at each sequence's end, as PyTorch's packed path.")
+    var lengths: String?
     @Option(help: "Where to write: .safetensors (all outputs) or .npy (output only).")
     var output: String
 
@@ -114,12 +128,13 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        try checkDistinct(output: output, from: [options.model, input, h0, c0])
+        try checkDistinct(output: output, from: [options.model, input, h0, c0, lengths])
         let model = try options.load()
         model.eval()
         let x = try readArray(input, name: "input")
         let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }
-        let r = try withoutGradients { try model(x, h0: h, c0: c) }
+        let l = try lengths.map(readLengths)
+        let r = try withoutGradients { try model(x, h0: h, c0: c, lengths: l) }
         // A finite input can still overflow (a value of 3e38 times a weight): refuse to write infinities or NaNs.
         for (name, t) in [("output", r.output), ("h_n", r.h), ("c_n", r.c), ("prediction", r.prediction)] {
             if let t, let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
@@ -154,6 +169,7 @@ struct Fit: ParsableCommand {
     @Option(help: "Target .npy: the prediction's shape (mse), or class indices (cross-entropy).") var target: String
     @Option(help: "Initial hidden state .npy.") var h0: String?
     @Option(help: "Initial cell state .npy (LSTM).") var c0: String?
+    @Option(help: "Each sequence's length .npy (one integer per batch row) for a padded batch of unequal sequences; the loss then reads only the steps each sequence has.") var lengths: String?
     @Option(help: "mse or cross-entropy.") var loss = "mse"
     @Option(help: "sgd, adam or adamw.") var optimizer = "adam"
     @Option(name: .customLong("lr"), help: "Learning rate.") var learningRate: Float = 1e-3
@@ -184,7 +200,7 @@ struct Fit: ParsableCommand {
     }
 
     func run() throws {
-        try checkDistinct(output: output, from: [input, target, h0, c0])
+        try checkDistinct(output: output, from: [input, target, h0, c0, lengths])
         let model = try options.load()
         let x = try readArray(input, name: "input"), y = try readArray(target, name: "target")
         let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }
@@ -200,7 +216,8 @@ struct Fit: ParsableCommand {
         config.clipGradNorm = clipGradNorm
         config.seed = seed
         var bar: ProgressBar?
-        let losses = try Recurrent.fit(model, input: x, target: y, h0: h, c0: c, configuration: config) { step, total, loss in
+        let l = try lengths.map(readLengths)
+        let losses = try Recurrent.fit(model, input: x, target: y, h0: h, c0: c, lengths: l, configuration: config) { step, total, loss in
             if step == 0 { bar = ProgressBar(total: total, label: "fit") } else { bar?.update(step, loss: loss) }
         }
         try model.save(to: URL(fileURLWithPath: output))

@@ -107,25 +107,35 @@ public final class RecurrentModel: Module {
     ///     input (embedding or one-hot) `[T, B]` (`[B, T]`, or `[T]`) of indices stored as floats.
     ///   - h0: the initial hidden state as for ``LSTM`` / ``GRU`` / ``RNN`` (zeros when nil).
     ///   - c0: the initial cell state of an LSTM (zeros when nil).
+    ///   - lengths: for a batch of unequal sequences padded to `T`, each one's length (in batch
+    ///     order): the layer runs with PyTorch's packed semantics (see ``PackedSequence``), and a
+    ///     last-step head reads each sequence's own last step.
     /// - Returns: the layer's `output`, `h`, `c` (LSTM), and `prediction`: the head applied at every
     ///   step (`[T, B, out]`, laid out like the output) or to the last step's output (`[B, out]`).
     /// - Throws: ``RecurrentError`` for a shape that does not fit or a token outside the vocabulary.
-    public func callAsFunction(_ input: Tensor, h0: Tensor? = nil, c0: Tensor? = nil) throws
+    public func callAsFunction(_ input: Tensor, h0: Tensor? = nil, c0: Tensor? = nil, lengths: [Int]? = nil) throws
         -> (output: Tensor, h: Tensor, c: Tensor?, prediction: Tensor?)
     {
         if c0 != nil && architecture.kind != .lstm { throw RecurrentError.shapeMismatch("c0 given, but the model is a \(architecture.kind.rawValue.uppercased()) (only an LSTM has a cell state)") }
-        let r = try layer.stack.run(try encoded(input), h0: h0, c0: c0, layerName: architecture.kind.rawValue.uppercased())
+        let r = try layer.stack.run(try encoded(input), h0: h0, c0: c0, layerName: architecture.kind.rawValue.uppercased(),
+                                    lengths: lengths)
         guard let head else { return (r.output, r.h, r.c, nil) }
         switch architecture.headPlacement {
         case .everyStep: return (r.output, r.h, r.c, head(r.output))
-        case .lastStep: return (r.output, r.h, r.c, head(lastStep(of: r.output)))
+        case .lastStep: return (r.output, r.h, r.c, head(lastStep(of: r.output, lengths: lengths)))
         }
     }
 
-    /// The layer's output at the last step: `[B, D·Hₒ]` (`[D·Hₒ]` unbatched).
-    func lastStep(of output: Tensor) -> Tensor {
+    /// The layer's output at the last step (each sequence's own, with `lengths`): `[B, D·Hₒ]`
+    /// (`[D·Hₒ]` unbatched).
+    func lastStep(of output: Tensor, lengths: [Int]? = nil) -> Tensor {
         let timeAxis = output.rank == 3 && architecture.batchFirst ? 1 : 0
-        return output.narrowed(axis: timeAxis, start: output.shape[timeAxis] - 1, length: 1).squeezed(at: timeAxis)
+        guard let lengths, output.rank == 3 else {
+            return output.narrowed(axis: timeAxis, start: output.shape[timeAxis] - 1, length: 1).squeezed(at: timeAxis)
+        }
+        let (T, B, F) = timeAxis == 0 ? (output.shape[0], output.shape[1], output.shape[2]) : (output.shape[1], output.shape[0], output.shape[2])
+        let rows = (0..<B).map { b in timeAxis == 0 ? (lengths[b] - 1) * B + b : b * T + lengths[b] - 1 }
+        return Recurrent.embedding(rows, shape: [B], weight: output.reshaped([T * B, F]))
     }
 
     /// The recurrent layer's input: `input` itself for feature input, else its tokens embedded or one-hot.

@@ -54,7 +54,7 @@ public let maxFitUpdates = 1_000_000_000
 ///   parameter is not finite (naming the update and the parameter). The model's parameters are
 ///   then left as that update made them: do not save them.
 public func fit(
-    _ model: RecurrentModel, input: Tensor, target: Tensor, h0: Tensor? = nil, c0: Tensor? = nil,
+    _ model: RecurrentModel, input: Tensor, target: Tensor, h0: Tensor? = nil, c0: Tensor? = nil, lengths: [Int]? = nil,
     configuration c: FitConfiguration, progress: (Int, Int, Float) -> Void = { _, _, _ in }
 ) throws -> [Float] {
     let params = model.parameters
@@ -68,6 +68,9 @@ public func fit(
     }
     let axes = try fitBatchAxes(model, input: input, target: target, h0: h0, c0: c0)
     let batch = axes.data.map { input.shape[$0] } ?? 1
+    if let lengths, lengths.count != batch {
+        throw RecurrentError.invalidValue("fit: expected \(batch) lengths, one per sequence in the batch, got \(lengths.count)")
+    }
 
     // The update schedule: `total` updates, each of a batch-index set (nil: the whole batch).
     let miniBatch = c.batchSize.flatMap { axes.data == nil ? nil : min($0, batch) }
@@ -101,10 +104,16 @@ public func fit(
             guard let t, let rows, let axis else { return t }
             return t.selecting(rows, alongAxis: axis)
         }
-        let x = pick(input, axis: axes.data)!, y = pick(target, axis: axes.target)!
+        let x = pick(input, axis: axes.data)!
+        var y = pick(target, axis: axes.target)!
+        let stepLengths = lengths.map { all in rows.map { $0.map { all[$0] } } ?? all }
         optimizer.zeroGrad()
-        let r = try model(x, h0: pick(h0, axis: 1), c0: pick(c0, axis: 1))
-        let prediction = r.prediction ?? r.output
+        let r = try model(x, h0: pick(h0, axis: 1), c0: pick(c0, axis: 1), lengths: stepLengths)
+        var prediction = r.prediction ?? r.output
+        // Unequal lengths, a prediction at every step: the loss reads the steps each sequence has.
+        if let stepLengths, model.architecture.headPlacement == .everyStep || model.head == nil {
+            (prediction, y) = validSteps(prediction, y, lengths: stepLengths, batchFirst: model.architecture.batchFirst)
+        }
         let loss: Tensor
         switch c.loss {
         case .mse:
@@ -135,6 +144,19 @@ public func fit(
         progress(step + 1, total, loss.item)
     }
     return losses
+}
+
+/// The rows of `prediction` `[T, B, …]` (`[B, T, …]` batch-first) and of `target` (its shape, or
+/// without the class axis) at the steps each sequence has, `t < lengths[b]`, as `[N, …]` and `[N, …]`.
+func validSteps(_ prediction: Tensor, _ target: Tensor, lengths: [Int], batchFirst: Bool) -> (Tensor, Tensor) {
+    guard prediction.rank == 3 else { return (prediction, target) }
+    let (T, B) = batchFirst ? (prediction.shape[1], prediction.shape[0]) : (prediction.shape[0], prediction.shape[1])
+    let rows = (0..<T).flatMap { t in (0..<B).filter { t < lengths[$0] }.map { b in batchFirst ? b * T + t : t * B + b } }
+    let features = prediction.shape[2], targetFeatures = target.count / (T * B)
+    guard target.count == T * B * targetFeatures else { return (prediction, target) }
+    return (embedding(rows, shape: [rows.count], weight: prediction.reshaped([T * B, features])),
+            embedding(rows, shape: [rows.count], weight: target.reshaped([T * B, targetFeatures]))
+                .reshaped(target.rank == 3 ? [rows.count, targetFeatures] : [rows.count]))
 }
 
 /// The batch axes of `input` and `target` (nil for unbatched data), after checking that the
