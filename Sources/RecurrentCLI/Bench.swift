@@ -19,6 +19,8 @@ struct Bench: ParsableCommand {
     @Option(help: "lstm, gru, rnn-tanh, rnn-relu, matmul (a plain matrix product) or peak (FMA ceiling).") var mode = "lstm"
     @Option(help: "The cell variant: standard, peephole, coupled, coupled-peephole (LSTM), reset-before (GRU), layer-norm (LSTM, GRU).")
     var variant = "standard"
+    @Option(help: "A batch of unequal sequences: lengths spread evenly from this value to --seq-len over the batch (PyTorch's packed path).")
+    var lengthsFrom: Int?
     @Option(help: "Input features I.") var inputSize = 256
     @Option(help: "Hidden size H.") var hiddenSize = 256
     @Option(help: "Batch B.") var batch = 64
@@ -42,6 +44,10 @@ struct Bench: ParsableCommand {
         if variant != "standard" {
             guard let kind else { throw ValidationError("--mode \(mode) takes no --variant") }
             do { try options.validate(for: kind) } catch { throw ValidationError("--variant \(variant) does not fit --mode \(mode)") }
+        }
+        if let lengthsFrom {
+            guard kind != nil else { throw ValidationError("--mode \(mode) takes no --lengths-from") }
+            try checkCount("--lengths-from", lengthsFrom, in: 1...seqLen)
         }
         if (mode == "matmul" || mode == "peak") && (train || bidirectional || layers != 1) {
             throw ValidationError("--mode \(mode) takes no --train, --bidirectional or --layers")
@@ -106,6 +112,8 @@ struct Bench: ParsableCommand {
         }
         layer.eval()
         let x = Tensor.randomNormal([mode == "matmul" ? 1 : seqLen, batch, mode == "matmul" ? 1 : inputSize])
+        // Lengths spread evenly from --lengths-from to T (the longest first, as a sorted batch).
+        let lengths = lengthsFrom.map { low in (0..<batch).map { b in seqLen - (seqLen - low) * b / max(batch - 1, 1) } }
         var peakFlops = 0.0
         func once() throws {
             if mode == "peak" {
@@ -114,9 +122,9 @@ struct Bench: ParsableCommand {
                 _ = withoutGradients { matmul(a, b) }
             } else if train {
                 layer.zeroGrad()
-                try layer.sequenceOutput(x).sum().backward()
+                try layer.sequenceOutput(x, lengths: lengths).sum().backward()
             } else {
-                _ = try withoutGradients { try layer.sequenceOutput(x) }
+                _ = try withoutGradients { try layer.sequenceOutput(x, lengths: lengths) }
             }
         }
         try once()  // warm-up
@@ -149,7 +157,7 @@ struct Bench: ParsableCommand {
         let gflops = mode == "peak" ? peakFlops / 1e9 : flops / (minimum / 1e3) / 1e9
         if mode == "peak" { flops = peakFlops * minimum / 1e3 }
         if json {
-            print("{\"mode\":\"\(mode)\",\"variant\":\"\(variant)\",\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops)),\"gflop\":\(String(format: "%.6g", flops / 1e9)),\"peak_rss_mb\":\(String(format: "%.1f", peakMB))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
+            print("{\"mode\":\"\(mode)\",\"variant\":\"\(variant)\",\"lengths_from\":\(lengthsFrom ?? seqLen),\"input_size\":\(inputSize),\"hidden_size\":\(hiddenSize),\"batch\":\(batch),\"seq_len\":\(seqLen),\"layers\":\(layers),\"bidirectional\":\(bidirectional),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops)),\"gflop\":\(String(format: "%.6g", flops / 1e9)),\"peak_rss_mb\":\(String(format: "%.1f", peakMB))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
         } else {
             print("\(mode)\(variant == "standard" ? "" : " " + variant) I=\(inputSize) H=\(hiddenSize) B=\(batch) T=\(seqLen) layers=\(layers)\(bidirectional ? " bidirectional" : "") \(train ? "train" : "forward") threads=\(threads)")
             print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s  peak RSS %.0f MB", minimum, median, gflops, peakMB))

@@ -33,8 +33,9 @@ public final class SequenceRegressor: Module {
 }
 
 extension RecurrentLayer {
-    /// The output sequence for `input` from zero initial states, whatever the cell kind.
-    public func sequenceOutput(_ input: Tensor) throws -> Tensor {
-        try stack.run(input, h0: nil, c0: nil, layerName: String(describing: type(of: self))).output
+    /// The output sequence for `input` from zero initial states, whatever the cell kind (with
+    /// `lengths`, for a padded batch of unequal sequences, as PyTorch's packed path).
+    public func sequenceOutput(_ input: Tensor, lengths: [Int]? = nil) throws -> Tensor {
+        try stack.run(input, h0: nil, c0: nil, layerName: String(describing: type(of: self)), lengths: lengths).output
     }
 }
