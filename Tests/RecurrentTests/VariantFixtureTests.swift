@@ -23,8 +23,14 @@ import Testing
         }
     }
 
-    @Test(arguments: Fixtures.names(in: "variants"))
-    func variantMatchesReferences(_ name: String) throws {
+    /// Every fixture under every instruction set this CPU has (the kernels' AVX-512, AVX2 and
+    /// portable paths; the NEON build is checked by `Tools/check_neon.sh`).
+    @Test(arguments: Fixtures.names(in: "variants"), KernelTests.instructionSets)
+    func variantMatchesReferences(_ name: String, _ isa: InstructionSet) throws {
+        try Kernels.$instructionSet.withValue(isa) { try check(name) }
+    }
+
+    func check(_ name: String) throws {
         let f = try Fixtures.load("variants/" + name)
         let layer = try Self.layer(for: f)
         try layer.loadStateDict(f.stateDict(prefix: "param."))
