@@ -53,6 +53,25 @@ import Testing
         }
     }
 
+    /// With unequal lengths the gates come back in the caller's row order, each row's equal to its
+    /// sequence traced alone (zeros past its length).
+    @Test func unequalLengthsKeepTheCallersOrder() throws {
+        let gru = GRU(inputSize: 3, hiddenSize: 4, bidirectional: true)
+        let x = testTensor([5, 3, 3], seed: 4, requiresGrad: false), lengths = [2, 5, 3]
+        let (_, gates) = try gru.trace(x, lengths: lengths)
+        for b in 0..<3 {
+            let alone = try gru.trace(x.narrowed(axis: 0, start: 0, length: lengths[b]).narrowed(axis: 1, start: b, length: 1)).gates
+            for (d, direction) in gates.enumerated() {
+                for (k, gate) in direction.enumerated() {
+                    let row = gate.values.narrowed(axis: 1, start: b, length: 1)
+                    expectClose(row.narrowed(axis: 0, start: 0, length: lengths[b]).scalars, alone[d][k].values.scalars, rtol: 1e-6,
+                                atol: 1e-7, "row \(b) direction \(d) \(gate.name)")
+                    if lengths[b] < 5 { #expect(row.narrowed(axis: 0, start: lengths[b], length: 5 - lengths[b]).scalars.allSatisfy { $0 == 0 }) }
+                }
+            }
+        }
+    }
+
     @Test(arguments: [0, 3, 7, 10])
     func stateGradientNormsEqualALeafState(_ cut: Int) throws {
         let (I, H, T, B) = (2, 6, 12, 3)

@@ -40,7 +40,14 @@ extension RecurrentLayer {
             try stack.run(input.detached().asParameter(), h0: h0, c0: c0, layerName: "trace", lengths: lengths) { sequences.append($0) }
         }
         let (T, B, H) = (sequences.first?.steps ?? 0, sequences.first?.batch ?? 0, hiddenSize)
-        let gates = sequences.map { $0.recordedValues().map { (name: $0.name, values: Tensor(shape: [T, B, H], scalars: $0.values)) } }
+        // With unequal lengths the sequences ran longest first: back to the caller's row order.
+        let order = try UnequalLengths(lengths, steps: T, batch: B, layerName: "trace")
+        let gates = sequences.map {
+            $0.recordedValues().map { named -> (name: String, values: Tensor) in
+                let values = Tensor(shape: [T, B, H], scalars: named.values)
+                return (named.name, order.map { $0.restoredOutput(values).detached() } ?? values)
+            }
+        }
         return (r.output.detached(), gates)
     }
 
