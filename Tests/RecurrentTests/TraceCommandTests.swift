@@ -8,7 +8,7 @@ import Testing
 /// `recurrent trace` end to end on model files the tests write: every gate under its name with the
 /// values `RecurrentLayer.trace` gives through the library, `‖∂L/∂hₜ‖` as `stateGradientNorms`
 /// gives it, heatmaps that parse, each row's own steps with unsorted `--lengths`, one-line errors
-/// with nothing written.
+/// with nothing written; and the demo's gradient-norm plot.
 @Suite(.serialized) struct TraceCommandTests {
     static let T = 5, B = 3, I = 3, H = 4
 
@@ -189,5 +189,33 @@ import Testing
         case .outputIsTheInput: "would overwrite the input"
         }
         #expect(r.stderr.contains(mentions), "\(c): stderr was \(r.stderr)")
+    }
+
+    /// The demo keeps its table and adds ‖∂L/∂hₜ‖ against the distance from the last step, one line per model.
+    @Test func demoPlotsTheGradientReachingEachStep() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let r = try CommandRunner.run(["demo", "--seq-len", "8", "--hidden-size", "4", "--steps", "3", "--batch-size", "4",
+                                       "--plots", dir.path("plots")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("model  params  train MSE  test MSE  vs baseline  time    verdict"))
+        for name in ["RNN", "LSTM", "GRU"] { #expect(r.stdout.contains("\n" + name + " "), "\(name) row") }
+        #expect(r.stdout.contains("wrote \(dir.path("plots"))/demo-gradient-norms.svg"), "\(r.stdout)")
+        let svg = try ParsedSVG(String(contentsOf: dir.file("plots/demo-gradient-norms.svg"), encoding: .utf8))
+        #expect(svg.elements("path", ["class": "series"]).map { $0.value("data-series") ?? "" } == ["RNN", "LSTM", "GRU"])
+        for name in ["RNN", "LSTM", "GRU"] {
+            let points = try #require(svg.runs(ofSeries: name)).joined()
+            #expect((1...8).contains(points.count), "\(name): \(points.count) points")
+        }
+        #expect(svg.text("x-title")?.hasPrefix("distance from the last step") == true)
+    }
+
+    @Test func demoRefusesAPlotsFolderThatIsAFile() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Data("x".utf8).write(to: dir.file("plots"))
+        let r = try CommandRunner.run(["demo", "--steps", "1", "--plots", dir.path("plots")], timeout: 30, directory: dir.url)
+        #expect(r.status != 0 && r.stderr.hasPrefix("Error: --plots ") && r.stderr.hasSuffix("is a file, not a folder\n"), "\(r.stderr)")
+        #expect(r.stdout.isEmpty && dir.contents == ["plots"], "stopped before training; nothing written")
     }
 }
