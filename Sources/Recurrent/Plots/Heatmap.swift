@@ -208,7 +208,7 @@ public struct Heatmap: Sendable, Equatable {
         let barLeft = left + gridWidth + 16
         doc.open("defs")
         doc.open("linearGradient", ["id": "colour-scale", "x1": "0", "y1": "1", "x2": "0", "y2": "0"])
-        for (k, stop) in stops.enumerated() {
+        for k in stops.indices {
             doc.element("stop", ["offset": svgNumber(100 * Double(k) / Double(stops.count - 1)) + "%",
                                  "stop-color": Self.colour(stops, Double(k) / Double(stops.count - 1))])
         }
