@@ -212,4 +212,41 @@ import Testing
         #expect(WordSegmentation.join(s[3].tokens, tags: s[3].tags) == "2 And the")
         #expect(WordSegmentation.sentences(fromText: " \n\t\n").isEmpty)
     }
+
+    // MARK: The README's program
+
+    /// README "Tagging in Swift", as written there except the folder, the sizes (batch 8, lr 1e-2,
+    /// for 120 sentences) and the assertions at the end.
+    @Test func readmeProgram() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try TagCommandTests.write(dir)
+        func file(_ name: String) -> String { dir.path(name) }
+
+        let train = try CoNLL.read(from: URL(fileURLWithPath: file("train.conll")))   // token … tag per line, blank line between sentences
+        let dev = try CoNLL.read(from: URL(fileURLWithPath: file("dev.conll")))
+        manualSeed(0)
+        let tagger = SequenceTagger(training: train, configuration: TaggerConfiguration(), minCount: 2)
+        var optimizer = Adam(parameters: tagger.parameters, learningRate: 1e-2)
+        var generator = SeededGenerator(seed: 0)
+        for epoch in 1...5 {
+            for batch in lengthBatches(lengths: train.map(\.tokens.count), batchSize: 8, using: &generator) {
+                optimizer.zeroGrad()
+                let loss = try tagger.loss(batch.map { train[$0] })      // padded, run with lengths: real tokens only
+                loss.backward()
+                optimizer.step()
+            }
+            let (loss, predicted) = try tagger.evaluate(dev)
+            let gold = dev.map(\.tags)
+            print("epoch \(epoch): dev loss \(loss), accuracy \(TagScores(predicted: predicted, gold: gold).accuracy),",
+                  "span F1 \(SpanScores(predicted: predicted, gold: gold)?.f1 ?? 0)")
+        }
+        print(try tagger.predict([["Alice", "visited", "Paris"]]))              // [["B-PER", "O", "B-LOC"]]
+        try tagger.save(to: URL(fileURLWithPath: file("tagger.safetensors")))   // recurrent tag label tagger.safetensors --input …
+
+        #expect(try tagger.predict([["Alice", "visited", "Paris"]]) == [["B-PER", "O", "B-LOC"]])
+        let (_, predicted) = try tagger.evaluate(dev)
+        #expect(TagScores(predicted: predicted, gold: dev.map(\.tags)).accuracy > 0.95)
+        #expect(try SequenceTagger.load(from: dir.file("tagger.safetensors")).predict(dev.map(\.tokens)) == predicted)
+    }
 }
