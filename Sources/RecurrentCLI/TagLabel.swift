@@ -16,7 +16,7 @@ struct TagLabel: ParsableCommand {
         let tagger = try SequenceTagger.load(from: URL(fileURLWithPath: model))
         let text = try TextFile.read(from: URL(fileURLWithPath: input))
         var sentences: [[String]] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             guard line.utf8.count <= CoNLL.maxLineBytes else {
                 throw CommandError("\(input): line \(i + 1) is \(line.utf8.count) bytes long, over the limit of \(CoNLL.maxLineBytes)")
             }
@@ -26,7 +26,7 @@ struct TagLabel: ParsableCommand {
             }
             sentences.append(tokens)
         }
-        if text.hasSuffix("\n") { sentences.removeLast() }
+        if text.last?.isNewline == true { sentences.removeLast() }   // "\n" or "\r\n" ends the last line
         let nonEmpty = sentences.indices.filter { !sentences[$0].isEmpty }
         var tags = [[String]](repeating: [], count: sentences.count)
         if !nonEmpty.isEmpty {

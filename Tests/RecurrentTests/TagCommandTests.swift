@@ -41,9 +41,9 @@ import Testing
         #expect(stdout.contains("tag        precision  recall      f1  support") && stdout.contains("dev: token accuracy"))
         #expect(try ExampleCommands.seriesNames(inSVG: dir.file("tag-loss.svg")) == ["training (moving average)", "dev"])
 
-        // `label` prints token/TAG as the library predicts them, unknown words included; empty lines stay.
+        // `label` prints token/TAG as the library predicts them, unknown words included; empty lines stay; \r\n ends a line too.
         let lines = ["Alice saw Berlin today .", "", "Zed visited\tParis", "Carol"]
-        try (lines.joined(separator: "\n") + "\n").write(to: dir.file("input.txt"), atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\r\n") + "\n").write(to: dir.file("input.txt"), atomically: true, encoding: .utf8)
         let label = try CommandRunner.run(["tag", "label", dir.path("m.safetensors"), "--input", dir.path("input.txt")])
         #expect(label.status == 0, "\(label.stderr)")
         let model = try SequenceTagger.load(from: dir.file("m.safetensors"))
@@ -102,9 +102,13 @@ import Testing
         try "x B-NEW\n".write(to: dir.file("newtag.conll"), atomically: true, encoding: .utf8)
         try "one line only\n".write(to: dir.file("short.txt"), atomically: true, encoding: .utf8)
         try Data([0x61, 0xFF]).write(to: dir.file("binary.txt"))
+        try ("a b\n" + String(repeating: "x ", count: 40_000)).write(to: dir.file("long.txt"), atomically: true, encoding: .utf8)
         let other = RecurrentModel(ModelArchitecture(kind: .lstm, inputSize: 3, hiddenSize: 4, headPrefix: "head.", headOutputSize: 2))
         try other.save(to: dir.file("other.safetensors"))
-        let keep: Set<String> = ["train.conll", "dev.conll", "notag.conll", "newtag.conll", "short.txt", "binary.txt", "other.safetensors"]
+        try TagTests.tagger().save(to: dir.file("tagger.safetensors"))
+        try "".write(to: dir.file("empty.txt"), atomically: true, encoding: .utf8)
+        let keep: Set<String> = ["train.conll", "dev.conll", "notag.conll", "newtag.conll", "short.txt", "binary.txt", "long.txt", "empty.txt",
+                                 "other.safetensors", "tagger.safetensors"]
         let train = ["tag", "train", "--train", dir.path("train.conll"), "--output", dir.path("m.safetensors")]
         for (extra, fragment) in [(["--hidden", "0"], "--hidden-size must be between 1 and 16384, got 0"), (["--epochs", "0"], "--epochs"),
                                   (["--lr", "nan"], "--lr must be a finite number > 0"), (["--batch-size", "-1"], "--batch-size"),
@@ -126,6 +130,10 @@ import Testing
             (["tag", "segment", "--text", dir.path("short.txt"), "--max-length", "0"], "--max-length"),
             (["tag", "label", dir.path("other.safetensors"), "--input", dir.path("short.txt")], "not a tagger written by `recurrent tag`"),
             (["tag", "label", dir.path("missing.safetensors"), "--input", dir.path("short.txt")], "cannot read"),
+            (["tag", "label", dir.path("newtag.conll"), "--input", dir.path("short.txt")], "newtag.conll"),
+            (["tag", "label", dir.path("tagger.safetensors"), "--input", dir.path("long.txt")], "long.txt: line 2 is 80000 bytes long"),
+            (["tag", "label", dir.path("tagger.safetensors"), "--input", dir.path("empty.txt")], "empty"),
+            (["tag", "label", dir.path("tagger.safetensors"), "--input", dir.path("binary.txt")], "not valid UTF-8"),
         ] {
             try ExampleCommands.expectFailure(arguments, fragment, in: dir, keep: keep)
         }
