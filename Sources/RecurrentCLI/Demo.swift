@@ -10,7 +10,9 @@ struct Demo: ParsableCommand {
             Each sequence holds random values and two markers; the target is the sum of the two \
             marked values (Hochreiter & Schmidhuber 1997). Always predicting 1.0 scores an MSE of \
             0.167. At long sequence lengths the plain RNN stays near that baseline while the LSTM \
-            and the GRU learn the task: their gates carry the first marked value across the sequence.
+            and the GRU learn the task: their gates carry the first marked value across the sequence. \
+            After training, demo-gradient-norms.svg (in --plots) shows why: ‖∂L/∂hₜ‖ on the test set \
+            against the distance from the last step, where the loss reads the output, for each model.
             """)
 
     @Option(help: "Steps per sequence.")
@@ -27,6 +29,8 @@ struct Demo: ParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "Which models to train, comma-separated (rnn, lstm, gru).")
     var models = "rnn,lstm,gru"
+    @Option(help: "Folder for the gradient-norm plot, demo-gradient-norms.svg (created if missing).")
+    var plots = "."
 
     func validate() throws {
         for (name, value, low, limit) in [("--seq-len", seqLen, 2, 100_000), ("--hidden-size", hiddenSize, 1, 1 << 14),
@@ -44,6 +48,10 @@ struct Demo: ParsableCommand {
         for m in modelList where !["rnn", "lstm", "gru"].contains(m) {
             throw ValidationError("unknown model '\(m)' in --models (choose from rnn, lstm, gru)")
         }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: plots, isDirectory: &isFolder), !isFolder.boolValue {
+            throw ValidationError("--plots \(plots) is a file, not a folder")
+        }
     }
 
     var modelList: [String] { models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
@@ -52,6 +60,7 @@ struct Demo: ParsableCommand {
         print("Adding problem: T = \(seqLen), hidden size \(hiddenSize), \(steps) steps of batch \(batchSize), Adam lr \(learningRate), seed \(seed)")
         print("Baseline (always predict 1.0): MSE \(String(format: "%.3f", AddingProblem.baselineMSE))\n")
         var rows: [(String, Int, Float, Float, Double)] = []
+        var gradientNorms: [(name: String, norms: [Float])] = []
         var testData = AddingProblem(sequenceLength: seqLen, seed: seed &+ 1_000_003)
         let test = testData.batch(1000)
         for name in modelList {
@@ -84,6 +93,11 @@ struct Demo: ParsableCommand {
             model.eval()
             let testMSE = try withoutGradients { try mseLoss(try model(test.input), test.target).item }
             rows.append((name.uppercased(), model.parameterCount, smoothed, testMSE, seconds))
+            // ‖∂L/∂hₜ‖ for the test loss, which reads only the last step's output.
+            let norms = try model.recurrent.stateGradientNorms(test.input) { output in
+                try mseLoss(model.head(output.narrowed(axis: 0, start: seqLen - 1, length: 1).squeezed(at: 0)), test.target)
+            }
+            gradientNorms.append((name.uppercased(), norms[0]))
         }
         print("\nmodel  params  train MSE  test MSE  vs baseline  time    verdict")
         for (name, params, train, testMSE, seconds) in rows {
@@ -92,5 +106,22 @@ struct Demo: ParsableCommand {
             print(name.padding(toLength: 7, withPad: " ", startingAt: 0)
                 + String(format: "%6d  %9.4f  %8.4f  %10.1f%%  %5.1fs  %@", params, train, testMSE, ratio * 100, seconds, verdict))
         }
+        let plot = URL(fileURLWithPath: plots).appendingPathComponent("demo-gradient-norms.svg")
+        do {
+            try FileManager.default.createDirectory(at: plot.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw CommandError("cannot create the plots folder \(plots): \(error.localizedDescription)")
+        }
+        try vanishingGradientPlot(gradientNorms).write(to: plot)
+        print("\nwrote \((plots as NSString).appendingPathComponent(plot.lastPathComponent)): ‖∂L/∂hₜ‖ against the distance from the last step")
+    }
+
+    /// ‖∂L/∂hₜ‖ against the distance T − 1 − t from the last step, one line per model, on a
+    /// logarithmic axis (linear if no norm is positive).
+    func vanishingGradientPlot(_ norms: [(name: String, norms: [Float])]) -> LinePlot {
+        let anyPositive = norms.contains { $0.norms.contains { $0 > 0 } }
+        return LinePlot(title: "Adding problem, T = \(seqLen): gradient reaching each step after training",
+                        xAxisTitle: "distance from the last step (T − 1 − t)", yAxisTitle: "‖∂L/∂hₜ‖ (test MSE)",
+                        series: norms.map { .init(name: $0.name, ys: $0.norms.reversed().map(Double.init)) }, logarithmicY: anyPositive)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Recurrent
 
-/// The three short Swift programs that the README and the DocC articles show, as written there
+/// The short Swift programs that the README and the DocC articles show, as written there
 /// (only the data paths and sizes differ), run on small data: what a user copies must compile
 /// against the public API and work.
 @Suite(.serialized) struct ExampleProgramTests {
@@ -92,5 +92,32 @@ import Recurrent
 
         #expect(history.epochs.last!.trainingLoss < history.epochs.first!.trainingLoss)
         #expect(generated.count == 300)
+    }
+
+    /// README "Sequence to sequence" (and the DocC article *Sequence to sequence*).
+    @Test func sequenceToSequence() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+
+        let pairs = try SequencePairs.addition(count: 50_000, seed: 0)                  // "123+45" → "168"
+        let (training, heldOut) = (Array(pairs.dropLast(5000)), Array(pairs.suffix(5000)))
+        manualSeed(0)
+        let model = Seq2SeqModel(Seq2SeqConfiguration(cell: .lstm, sourceVocabulary: Seq2SeqVocabulary(texts: pairs.map(\.source)),
+                                                      targetVocabulary: Seq2SeqVocabulary(texts: pairs.map(\.target)),
+                                                      hiddenSize: 32, reverseSource: true, maxOutputLength: 10))   // README: 128
+        var options = TrainingOptions()
+        (options.epochs, options.batchSize) = (20, 64)                                   // Adam, lr 1e-3
+        (options.epochs, options.batchSize, options.learningRate) = (3, 16, 1e-2)        // here: 300 pairs, a smaller model
+        var loop = try TrainingLoop(model: model, options: options)
+        let history = try loop.run(sampleCount: 300) { batch in
+            try model.loss(model.batch(batch.map { training[$0] }))                      // teacher forcing, <pad> ignored
+        }
+        let greedy = try model.evaluate(Array(heldOut.prefix(50))), beam = try model.evaluate(Array(heldOut.prefix(50)), beamWidth: 3)
+        print("exact match", greedy.exactMatch, beam.exactMatch, "character error rate", greedy.characterErrorRate, beam.characterErrorRate)
+        print(try model.translate(["12+7", "555+55"], beamWidth: 3))                     // the command's model: ["19", "610"]
+        try model.save(to: dir.file("addition.safetensors"))
+
+        #expect(history.epochs.last!.trainingLoss < history.epochs.first!.trainingLoss)
+        #expect(try Seq2SeqModel.load(from: dir.file("addition.safetensors")).translate(["12+7"]) == model.translate(["12+7"]))
     }
 }

@@ -38,10 +38,6 @@ import Testing
         case let rnn as RNN: (output, hN) = try rnn(x, h0); cN = nil
         default: fatalError()
         }
-        expectClose(output, shape: try f.shape("output"), try f.values("output"), rtol: 1e-5, atol: 1e-6, "\(name) output")
-        expectClose(hN, shape: try f.shape("h_n"), try f.values("h_n"), rtol: 1e-5, atol: 1e-6, "\(name) h_n")
-        if let cN { expectClose(cN, shape: try f.shape("c_n"), try f.values("c_n"), rtol: 1e-5, atol: 1e-6, "\(name) c_n") }
-
         // Inference keeps only two state slots: it must give exactly the same numbers.
         let inference = try withoutGradients { () throws -> [Float] in
             switch layer {
@@ -53,19 +49,7 @@ import Testing
         }
         #expect(inference == output.scalars, "\(name): inference output differs from the recorded forward")
 
-        var loss = (output * (try f.tensor("loss_weight.output"))).sum() + (hN * (try f.tensor("loss_weight.h_n"))).sum()
-        if let cN { loss = loss + (cN * (try f.tensor("loss_weight.c_n"))).sum() }
-        expectClose([loss.item], try f.values("loss"), rtol: 1e-5, atol: 1e-5, "\(name) loss")
-        loss.backward()
-
-        expectClose(x.grad, shape: x.shape, try f.values("grad.input"), rtol: 1e-4, atol: 1e-5, "\(name) grad input")
-        if let h0 { expectClose(h0.grad, shape: h0.shape, try f.values("grad.h0"), rtol: 1e-4, atol: 1e-5, "\(name) grad h0") }
-        if let c0 { expectClose(c0.grad, shape: c0.shape, try f.values("grad.c0"), rtol: 1e-4, atol: 1e-5, "\(name) grad c0") }
-        let params = layer.namedParameters
-        #expect(Set(params.map(\.name)) == Set(f.stateDict(prefix: "grad.param.").keys), "\(name): parameter names")
-        for (pname, p) in params {
-            expectClose(p.grad, shape: p.shape, try f.values("grad.param." + pname), rtol: 1e-4, atol: 1e-5, "\(name) grad \(pname)")
-        }
+        try expectMatchesFixture(f, name, result: (output, hN, cN), input: x, h0: h0, c0: c0, parameters: layer.namedParameters)
     }
 
     /// The configurations the issue names must all be present, so a fixture that silently went

@@ -37,22 +37,9 @@ import Testing
         let c0 = hasState && isLSTM ? try f.tensor("c0", requiresGrad: true) : nil
 
         let r = try layer.stack.run(x, h0: h0, c0: c0, layerName: name, lengths: lengths)
-        expectClose(r.output, shape: try f.shape("output"), try f.values("output"), rtol: 1e-5, atol: 1e-6, "\(name) output")
-        expectClose(r.h, shape: try f.shape("h_n"), try f.values("h_n"), rtol: 1e-5, atol: 1e-6, "\(name) h_n")
-        if let cN = r.c { expectClose(cN, shape: try f.shape("c_n"), try f.values("c_n"), rtol: 1e-5, atol: 1e-6, "\(name) c_n") }
         let inference = try withoutGradients { try layer.stack.run(x, h0: h0, c0: c0, layerName: name, lengths: lengths).output.scalars }
         #expect(inference == r.output.scalars, "\(name): inference output differs from the recorded forward")
-
-        var loss = (r.output * (try f.tensor("loss_weight.output"))).sum() + (r.h * (try f.tensor("loss_weight.h_n"))).sum()
-        if let cN = r.c { loss = loss + (cN * (try f.tensor("loss_weight.c_n"))).sum() }
-        expectClose([loss.item], try f.values("loss"), rtol: 1e-5, atol: 1e-5, "\(name) loss")
-        loss.backward()
-        expectClose(x.grad, shape: x.shape, try f.values("grad.input"), rtol: 1e-4, atol: 1e-5, "\(name) grad input")
-        if let h0 { expectClose(h0.grad, shape: h0.shape, try f.values("grad.h0"), rtol: 1e-4, atol: 1e-5, "\(name) grad h0") }
-        if let c0 { expectClose(c0.grad, shape: c0.shape, try f.values("grad.c0"), rtol: 1e-4, atol: 1e-5, "\(name) grad c0") }
-        for (pname, p) in layer.namedParameters {
-            expectClose(p.grad, shape: p.shape, try f.values("grad.param." + pname), rtol: 1e-4, atol: 1e-5, "\(name) grad \(pname)")
-        }
+        try expectMatchesFixture(f, name, result: r, input: x, h0: h0, c0: c0, parameters: layer.namedParameters)
 
         // The same through PackedSequence, against PyTorch's packed tensors.
         let sorted = f.flag("enforce_sorted")

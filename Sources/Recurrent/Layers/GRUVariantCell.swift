@@ -27,6 +27,10 @@ struct GRUVariantCell: RecurrentCell {
     var gateCount: Int { 3 }
     var hasCellState: Bool { false }
     func cacheFloats(hidden: Int) -> Int { (fused ? 4 : 7) * hidden }
+    func recordedGates(hidden H: Int) -> [(name: String, offset: Int)] {
+        let base = fused ? 0 : 3 * H
+        return [("r", base), ("z", base + H), ("n", base + 2 * H)]
+    }
     var foldedBiasGates: Int { 2 }  // r, z; b_hn stays with its product
     var sharesGateGradients: Bool { !resetAfter }  // after: dghₙ = daₙ ⊙ r
     var lateGates: Int { resetAfter ? 0 : 1 }
@@ -97,6 +101,7 @@ struct ElmanVariantCell: RecurrentCell {
     var gateCount: Int { 1 }
     var hasCellState: Bool { false }
     func cacheFloats(hidden: Int) -> Int { 2 * hidden }
+    func recordedGates(hidden H: Int) -> [(name: String, offset: Int)] { [("h", H)] }
     var foldedBiasGates: Int { 1 }
     var sharesGateGradients: Bool { true }
 

@@ -28,6 +28,10 @@ struct LSTMVariantCell: RecurrentCell {
     var gateCount: Int { 4 }
     var hasCellState: Bool { true }
     func cacheFloats(hidden: Int) -> Int { (fused ? 5 : 10) * hidden }
+    func recordedGates(hidden H: Int) -> [(name: String, offset: Int)] {
+        let base = fused ? 0 : 4 * H
+        return [("i", base), ("f", base + H), ("g", base + 2 * H), ("o", base + 3 * H)]
+    }
     var foldedBiasGates: Int { 4 }
     var sharesGateGradients: Bool { true }
     func ownParameters(hidden: Int) -> [CellParameter] {

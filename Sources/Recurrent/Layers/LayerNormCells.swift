@@ -13,6 +13,9 @@ struct LayerNormLSTMCell: RecurrentCell {
     var gateCount: Int { 4 }
     var hasCellState: Bool { true }
     func cacheFloats(hidden: Int) -> Int { 14 * hidden + 3 }
+    func recordedGates(hidden H: Int) -> [(name: String, offset: Int)] {
+        [("i", 8 * H), ("f", 9 * H), ("g", 10 * H), ("o", 11 * H)]
+    }
     var foldedBiasGates: Int { 0 }
     var sharesGateGradients: Bool { false }
     var addsBiases: Bool { true }
@@ -64,6 +67,7 @@ struct LayerNormGRUCell: RecurrentCell {
     var gateCount: Int { 3 }
     var hasCellState: Bool { false }
     func cacheFloats(hidden: Int) -> Int { 10 * hidden + 2 }
+    func recordedGates(hidden H: Int) -> [(name: String, offset: Int)] { [("r", 6 * H), ("z", 7 * H), ("n", 8 * H)] }
     var foldedBiasGates: Int { 0 }
     var sharesGateGradients: Bool { false }
     var addsBiases: Bool { true }

@@ -88,6 +88,9 @@ protocol RecurrentCell {
                       dh: UnsafePointer<Float>, cache: UnsafePointer<Float>,
                       hPrev: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?, parameters: UnsafePointer<Float>?,
                       dparameters: UnsafeMutablePointer<Float>?, batch: Int, hidden: Int, units: Range<Int>)
+    /// What a trace records of each step: each gate's activation (and other named values) at its
+    /// offset in a row of the cache, `H` floats each (LSTM `i, f, g, o`; GRU `r, z, n`; …).
+    func recordedGates(hidden: Int) -> [(name: String, offset: Int)]
     /// Adds the gradient of the parameter array for hidden units `units` (every column of those
     /// units) from `rows` cache rows that the backward steps left, each column summed in row order
     /// (cells that ``sumsParameterGradientsAfterwards``).
@@ -116,6 +119,7 @@ extension RecurrentCell {
     var needsWholeRows: Bool { false }
     var lateGates: Int { 0 }
     var sumsParameterGradientsAfterwards: Bool { false }
+    func recordedGates(hidden: Int) -> [(name: String, offset: Int)] { [] }
     func parameterGradients(cache: UnsafePointer<Float>, rows: Int, hidden: Int, units: Range<Int>,
                             into gradient: UnsafeMutablePointer<Float>) {
         preconditionFailure("\(Self.self) sums its parameter gradients per row")
@@ -152,6 +156,7 @@ struct ElmanCell: RecurrentCell {
     var gateCount: Int { 1 }
     var hasCellState: Bool { false }
     func cacheFloats(hidden: Int) -> Int { hidden }
+    func recordedGates(hidden H: Int) -> [(name: String, offset: Int)] { [("h", 0)] }
     var foldedBiasGates: Int { 1 }
     var sharesGateGradients: Bool { true }
 
@@ -209,6 +214,7 @@ struct LSTMCellKernel: RecurrentCell {
     var gateCount: Int { 4 }
     var hasCellState: Bool { true }
     func cacheFloats(hidden: Int) -> Int { 5 * hidden }
+    func recordedGates(hidden H: Int) -> [(name: String, offset: Int)] { [("i", 0), ("f", H), ("g", 2 * H), ("o", 3 * H)] }
     var foldedBiasGates: Int { 4 }
     var sharesGateGradients: Bool { true }
 
@@ -277,6 +283,7 @@ struct GRUCellKernel: RecurrentCell {
     var gateCount: Int { 3 }
     var hasCellState: Bool { false }
     func cacheFloats(hidden: Int) -> Int { 4 * hidden }
+    func recordedGates(hidden H: Int) -> [(name: String, offset: Int)] { [("r", 0), ("z", H), ("n", 2 * H)] }
     var foldedBiasGates: Int { 2 }  // r, z; b_hn stays inside r ⊙ (W_hn h + b_hn)
     var sharesGateGradients: Bool { false }  // dghₙ = dâₙ ⊙ r
 

@@ -36,8 +36,11 @@ extension RecurrentSequence {
         let dghStorage = buffers[3].base  // [T, B, G·H] indexed by time t, as dgx
         let dhsp = buffers[4].base      // ∂L/∂hₛ₊₁, for dWₕᵣ
         let dvp = buffers[5].base       // [B, H]: dv of the late gates' product
+        // ‖∂L/∂hₜ‖² per time and row when recording (each row's written by the thread that holds it).
+        var squaredNorms = [Float](repeating: 0, count: recordsStateGradients ? T * B : 0)
         let (cs, ms, cache) = (cs.base, ms.base, cache.base)
 
+        squaredNorms.withMutablePointer { squaredNorms in
         parameterArray.withPointer { parameterBase in parameterGradients.withMutablePointer { dparameterBase in
         let parameters = parameterCount > 0 ? parameterBase : nil
         let dparameters = parameterCount > 0 && !summedAfterwards ? dparameterBase : nil
@@ -122,6 +125,9 @@ extension RecurrentSequence {
                             let rows = dOutput + (t * B + b0) * Ho
                             for i in 0..<(nb * Ho) { dh[i] += rows[i] }
                         }
+                        if recordsStateGradients {
+                            for b in 0..<nb { squaredNorms[t * B + b0 + b] = (0..<Ho).reduce(0) { $0 + dh[b * Ho + $1] * dh[b * Ho + $1] } }
+                        }
                         var dmRows = UnsafePointer(dh)
                         if hasProjection {  // h = m Wₕᵣᵀ:  dm = dh Wₕᵣ  [B, H]
                             (dhsp + (s * B + b0) * Ho).update(from: dh, count: nb * Ho)
@@ -157,7 +163,10 @@ extension RecurrentSequence {
             }
             let dhCur = T % 2 == 0 ? dhp : dhPrevp  // where step 0 left ∂L/∂h₀
             if dhCur != dhp { dhp.update(from: dhCur, count: B * Ho) }
-        } } } } } }
+        } } } } } } }
+        if recordsStateGradients {
+            stateGradientNorms = (0..<T).map { t in (0..<B).reduce(Float(0)) { $0 + squaredNorms[t * B + $1] }.squareRoot() }
+        }
         // The parameter array's gradient: the per-row sums added up in row order, or the cell's sums
         // over every step's cache row (each column in row order, columns split over the threads).
         var parameterGradient = [Float](repeating: 0, count: parameterCount)

@@ -63,6 +63,11 @@ final class RecurrentSequence: FusedFunction {
     /// The forward pass's output `[T, B, Hₒ]` (by time), which holds h₁ … h_T for the backward
     /// pass; empty in inference.
     var output: [Float] = []
+    /// Set before the backward pass to record ``stateGradientNorms``.
+    var recordsStateGradients = false
+    /// After a backward pass that recorded them: ‖∂L/∂hₜ‖ over the batch for each time `t` `[T]`
+    /// (the gradient through every later step, not only `t`'s own output).
+    var stateGradientNorms: [Float] = []
 
     /// Allocates the state and cache for a sequence of shape `[T, B, I]`; the history for a backward
     /// pass is kept when gradients are on and the input (`inputNeedsGradient`), a state or a weight needs one.
@@ -121,7 +126,7 @@ final class RecurrentSequence: FusedFunction {
     var useUnitSplit: Bool {
         let threads = WorkerPool.availableThreads  // 1 where this sequence runs nested in another's task
         return threads > 1 && batch < 4 * threads && !hasProjection && cell.gateCount * hidden * outSize >= 1 << 15
-            && !cell.needsWholeRows && cell.lateGates == 0
+            && !cell.needsWholeRows && cell.lateGates == 0 && !recordsStateGradients
     }
 
     /// Runs `cell` over `x` from `h0` (and `c0`).

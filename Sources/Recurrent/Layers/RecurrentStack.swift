@@ -122,7 +122,8 @@ final class RecurrentStack {
     /// - Returns: `output` `[T, B, D·Hₒ]` (batch-first / unbatched like the input; zeros past each
     ///   length), `h` `[D·L, B, Hₒ]`, and `c` `[D·L, B, H]` for cells with state (each sequence's
     ///   state at its own end, as PyTorch's packed path gives them).
-    func run(_ input: Tensor, h0: Tensor?, c0: Tensor?, layerName: String, lengths: [Int]? = nil) throws
+    func run(_ input: Tensor, h0: Tensor?, c0: Tensor?, layerName: String, lengths: [Int]? = nil,
+             observe: ((RecurrentSequence) -> Void)? = nil) throws
         -> (output: Tensor, h: Tensor, c: Tensor?)
     {
         let unbatched = input.rank == 2
@@ -159,6 +160,7 @@ final class RecurrentStack {
 
         var hN: [Tensor] = [], cN: [Tensor] = []
         func keep(_ result: (output: Tensor, h: Tensor, c: Tensor?)) {
+            if let observe, case .fused(let f)? = result.h.gradFn?.op, let sequence = f as? RecurrentSequence { observe(sequence) }
             hN.append(result.h.unsqueezed(at: 0))
             if let cOut = result.c { cN.append(cOut.unsqueezed(at: 0)) }
         }

@@ -64,11 +64,13 @@ public final class Embedding: Module {
 public func embedding(_ indices: [Int], shape: [Int], weight: Tensor) -> Tensor {
     let (v, e) = (weight.shape[0], weight.shape[1])
     precondition(shape.product == indices.count, "embedding: shape \(shape) does not hold \(indices.count) indices")
-    var y = [Float](repeating: 0, count: indices.count * e)
-    for (r, index) in indices.enumerated() {
-        precondition(index >= 0 && index < v, "embedding: index \(index) out of range 0..<\(v)")
-        for j in 0..<e { y[r * e + j] = weight.scalars[index * e + j] }
-    }
+    var y = [Float].uninitialized(indices.count * e)  // every row is copied below
+    y.withMutablePointer { out in weight.scalars.withPointer { w in
+        for (r, index) in indices.enumerated() {
+            precondition(index >= 0 && index < v, "embedding: index \(index) out of range 0..<\(v)")
+            (out + r * e).update(from: w + index * e, count: e)
+        }
+    } }
     let outShape = shape + [e]
     return Tensor(shape: outShape, scalars: y, node: Node.make(.embedding(indices: indices), inputs: [weight], outputShapes: [outShape]))
 }
@@ -77,9 +79,12 @@ public func embedding(_ indices: [Int], shape: [Int], weight: Tensor) -> Tensor 
 func embeddingBackward(_ g: [Float], indices: [Int], weightShape: [Int]) -> [Float] {
     let e = weightShape[1]
     var dw = [Float](repeating: 0, count: weightShape.product)
-    for (r, index) in indices.enumerated() {
-        for j in 0..<e { dw[index * e + j] += g[r * e + j] }
-    }
+    dw.withMutablePointer { dw in g.withPointer { g in
+        for (r, index) in indices.enumerated() {
+            let (row, source) = (dw + index * e, g + r * e)
+            for j in 0..<e { row[j] += source[j] }
+        }
+    } }
     return dw
 }
 

@@ -58,7 +58,7 @@ extension XMLElement {
 /// Plots the tests draw and `RenderedPlotTests` renders, with data chosen to look like what the
 /// command-line examples produce (and deterministic, so a failure can be reproduced).
 enum PlotSample: String, CaseIterable, CustomStringConvertible {
-    case lossPerEpoch, lossPerStep, logarithmicLoss, forecast, constant, gaps, escaping, confusion, confusionShortNames
+    case lossPerEpoch, lossPerStep, logarithmicLoss, forecast, constant, gaps, escaping, confusion, confusionShortNames, heatmapGate, heatmapSigned
 
     var description: String { rawValue }
 
@@ -134,7 +134,7 @@ enum PlotSample: String, CaseIterable, CustomStringConvertible {
             return LinePlot(title: "<Title> & 'quotes'", xAxisTitle: "x < 1 & \"y\"", yAxisTitle: "a\tb", series: [
                 .init(name: "a<b & \"c\"", xs: [0, 1, 2], ys: [1, 2, 3]),
             ])
-        case .confusion, .confusionShortNames: return nil
+        case .confusion, .confusionShortNames, .heatmapGate, .heatmapSigned: return nil
         }
     }
 
@@ -150,8 +150,20 @@ enum PlotSample: String, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// A forget gate over 40 steps of 16 units (sigmoid, in [0, 1]) and a cell state (signed).
+    var heatmap: Heatmap? {
+        let gate = (0..<16).map { j in (0..<40).map { t in 1 / (1 + exp(-3 * sin(Double(t) / 6 + Double(j)))) } }
+        switch self {
+        case .heatmapGate: return Heatmap(title: "layer 0 forward: f (forget gate), batch row 0", values: gate)
+        case .heatmapSigned:
+            return Heatmap(title: "cell state", values: gate.enumerated().map { j, row in row.map { 2.5 * ($0 - 0.5) * Double(j % 3 - 1) } })
+        default: return nil
+        }
+    }
+
     func svg() throws -> String {
         if let plot = linePlot { return try plot.svg() }
+        if let plot = heatmap { return try plot.svg() }
         return try confusionPlot!.svg()
     }
 }
