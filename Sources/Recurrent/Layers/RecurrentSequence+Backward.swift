@@ -201,7 +201,22 @@ extension RecurrentSequence {
         // With late gates, dWₕₕ's late rows read v (in the cache) rather than the states: its two
         // parts are products of their own below.
         let splitWhh = early < GH
+        // Unequal lengths: the products over the rows that took a step only (gathered), not the padding.
+        let compact = lengths != nil && !splitWhh ? compactHistories(x: x, dgx: dgxp, dgh: shared ? nil : dghStorage) : nil
         var (dWih, dWhh, dbih, dbhh) = x.withPointer { x in output.withPointer { out in
+            if let compact {
+                return compact.x.withPointer { cx in compact.states.withPointer { cs in compact.dgx.withPointer { cdx in compact.dgh.withPointer { cdh in
+                    let N = compact.rows
+                    if shared {
+                        let (dWih, dWhh, sums) = weightGradients(cdx, rows: N, columns: GH, needsWih ? (cx, I) : nil,
+                                                                 needsWhh ? (cs, Ho) : nil, sums: needsBih || needsBhh)
+                        return (dWih, dWhh, needsBih ? sums : nil, needsBhh ? sums : nil)
+                    }
+                    let (dWih, _, dbih) = weightGradients(cdx, rows: N, columns: GH, needsWih ? (cx, I) : nil, nil, sums: needsBih)
+                    let (_, dWhh, dbhh) = weightGradients(cdh, rows: N, columns: GH, nil, needsWhh ? (cs, Ho) : nil, sums: needsBhh)
+                    return (dWih, dWhh, dbih, dbhh)
+                } } } }
+            }
             let h0 = UnsafePointer(hs.base)
             // [h₀; output rows 0 ..< T-1], or [output rows 1 ..< T; h₀] in reverse
             let (states, tail) = reverse ? ((out + B * Ho, Ho), ((T - 1) * B, h0)) : ((h0, Ho), (B, out))

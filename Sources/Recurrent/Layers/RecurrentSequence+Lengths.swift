@@ -95,4 +95,31 @@ extension RecurrentSequence {
         }
         return (padded, h, c)
     }
+
+    /// For the weight gradients of a batch of unequal sequences: the rows that took a step, by time
+    /// (`activeAt[t]` rows at time `t`, `N` in all), gathered from the histories so that the
+    /// products run over them only: the gate gradients `[N, G·H]` (and `dgh` when it differs), the
+    /// input `[N, I]` and the states before each step `[N, Hₒ]`.
+    func compactHistories(x: [Float], dgx: UnsafePointer<Float>, dgh: UnsafePointer<Float>?)
+        -> (rows: Int, x: [Float], states: [Float], dgx: [Float], dgh: [Float])
+    {
+        let (T, B, Ho, I) = (steps, batch, outSize, inputSize), GH = cell.gateCount * hidden
+        let N = activeAt.reduce(0, +)
+        var (cx, cs) = ([Float].uninitialized(N * I), [Float].uninitialized(N * Ho))
+        var (cdx, cdh) = ([Float].uninitialized(N * GH), [Float].uninitialized(dgh == nil ? 0 : N * GH))
+        x.withPointer { x in output.withPointer { out in
+            cx.withMutablePointer { cx in cs.withMutablePointer { cs in cdx.withMutablePointer { cdx in cdh.withMutablePointer { cdh in
+                var row = 0
+                for t in 0..<T {
+                    let n = activeAt[t], s = reverse ? T - 1 - t : t
+                    (cx + row * I).update(from: x + t * B * I, count: n * I)
+                    (cs + row * Ho).update(from: hState(s, UnsafeMutablePointer(mutating: out)), count: n * Ho)
+                    (cdx + row * GH).update(from: dgx + t * B * GH, count: n * GH)
+                    if let dgh { (cdh + row * GH).update(from: dgh + t * B * GH, count: n * GH) }
+                    row += n
+                }
+            } } } }
+        } }
+        return (N, cx, cs, cdx, cdh)
+    }
 }
