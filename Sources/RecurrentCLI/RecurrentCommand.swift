@@ -8,7 +8,7 @@ struct RecurrentCommand: ParsableCommand {
         commandName: "recurrent",
         abstract: "Recurrent neural networks (RNN, LSTM, GRU) with PyTorch's semantics, in Swift.",
         subcommands: [Demo.self, MNIST.self, Forecast.self, CharLM.self, Seq2Seq.self, Tag.self, Inspect.self, Run.self, Fit.self,
-                      Trace.self, Bench.self])
+                      Trace.self, Import.self, Export.self, Bench.self])
 
     /// Every command trains or runs layers step by step: freed arrays are kept for reuse (see
     /// ``Kernels/keepFreedMemory()``) before the command starts. A failure is one line on standard
