@@ -33,6 +33,27 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// The arrays a model runs on, shared by the commands that run one (`run`, `trace`).
+struct InputArrays: ParsableArguments {
+    @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]); token indices [T, B] for a model with an embedding or one-hot input.")
+    var input: String
+    @Option(help: "Initial hidden state .npy, [D*L, B, H].")
+    var h0: String?
+    @Option(help: "Initial cell state .npy (LSTM), [D*L, B, H].")
+    var c0: String?
+    @Option(help: "Each sequence's length .npy (one integer per batch row, in batch order) for a padded batch of unequal sequences: output is zero past each length, h_n/c_n at each sequence's end, as PyTorch's packed path.")
+    var lengths: String?
+
+    /// The files given, for checking that an output overwrites none of them.
+    var paths: [String?] { [input, h0, c0, lengths] }
+
+    /// The input, the initial states and the lengths, each checked (finite values; whole lengths).
+    func read() throws -> (input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?) {
+        (try readArray(input, name: "input"), try h0.map { try readArray($0, name: "h0") },
+         try c0.map { try readArray($0, name: "c0") }, try lengths.map(readLengths))
+    }
+}
+
 /// A command-line failure with a one-line message.
 struct CommandError: Error, CustomStringConvertible {
     var description: String
@@ -110,14 +131,7 @@ struct Run: ParsableCommand {
         discussion: "With --output OUT.npy only `output` (the recurrent layer's output, as PyTorch returns it) is written.")
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]); token indices [T, B] for a model with an embedding or one-hot input.")
-    var input: String
-    @Option(help: "Initial hidden state .npy, [D*L, B, H].")
-    var h0: String?
-    @Option(help: "Initial cell state .npy (LSTM), [D*L, B, H].")
-    var c0: String?
-    @Option(help: "Each sequence's length .npy (one integer per batch row, in batch order) for a padded batch of unequal sequences: output is zero past each length, h_n/c_n at each sequence's end, as PyTorch's packed path.")
-    var lengths: String?
+    @OptionGroup var arrays: InputArrays
     @Option(help: "Where to write: .safetensors (all outputs) or .npy (output only).")
     var output: String
 
@@ -128,12 +142,10 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        try checkDistinct(output: output, from: [options.model, input, h0, c0, lengths])
+        try checkDistinct(output: output, from: [options.model] + arrays.paths)
         let model = try options.load()
         model.eval()
-        let x = try readArray(input, name: "input")
-        let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }
-        let l = try lengths.map(readLengths)
+        let (x, h, c, l) = try arrays.read()
         let r = try withoutGradients { try model(x, h0: h, c0: c, lengths: l) }
         // A finite input can still overflow (a value of 3e38 times a weight): refuse to write infinities or NaNs.
         for (name, t) in [("output", r.output), ("h_n", r.h), ("c_n", r.c), ("prediction", r.prediction)] {

@@ -18,14 +18,7 @@ struct Trace: ParsableCommand {
             """)
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]); token indices [T, B] for a model with an embedding or one-hot input.")
-    var input: String
-    @Option(help: "Initial hidden state .npy, [D*L, B, H].")
-    var h0: String?
-    @Option(help: "Initial cell state .npy (LSTM), [D*L, B, H].")
-    var c0: String?
-    @Option(help: "Each sequence's length .npy (one integer per batch row) for a padded batch of unequal sequences.")
-    var lengths: String?
+    @OptionGroup var arrays: InputArrays
     @Option(help: "Where to write the tensors (.safetensors).")
     var output: String
     @Option(help: "Folder for the SVG heatmaps (created if missing).")
@@ -44,7 +37,7 @@ struct Trace: ParsableCommand {
     }
 
     func run() throws {
-        let inputs = [options.model, input, h0, c0, lengths]
+        let inputs = [options.model] + arrays.paths
         try checkDistinct(output: output, from: inputs)
         var isFolder: ObjCBool = false
         if let svg {
@@ -57,9 +50,7 @@ struct Trace: ParsableCommand {
         }
         let model = try options.load()
         model.eval()
-        let x = try readArray(input, name: "input")
-        let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }
-        let l = try lengths.map(readLengths)
+        let (x, h, c, l) = try arrays.read()
         let (out, gates) = try model.trace(x, h0: h, c0: c, lengths: l)
         let norms = gradientNorms ? try model.stateGradientNorms(x, h0: h, c0: c, lengths: l) : nil
 
