@@ -289,6 +289,26 @@ import RecurrentONNX
         }
     }
 
+    /// Export → `RecurrentModel(onnx:)`: the same architecture (kind, layers, directions, layout,
+    /// cell variant, head placement) and the same weights under PyTorch's names (feature input; the
+    /// converter reads no embedding).
+    @Test(.enabled(if: interpreterRunsExportedGraphs, "needs RecurrentModel(onnx:) for stacks of nodes (branch onnx-import)"),
+          arguments: cases.filter { $0.architecture.inputEncoding == .features })
+    func exportConvertsBackToTheSameModel(_ c: Case) throws {
+        let a = c.architecture, m = Self.model(c)
+        let back = try RecurrentModel(onnx: ONNXModel(serialized: m.onnxModel(initialStates: c.initialStates).serializedBytes()))
+        let b = back.architecture
+        #expect(b.kind == a.kind && b.numLayers == a.numLayers && b.bidirectional == a.bidirectional && b.batchFirst == a.batchFirst)
+        #expect(b.bias == a.bias && b.hiddenSize == a.hiddenSize && b.inputSize == a.inputSize)
+        #expect(b.options == a.options || a.kind == .rnn, "\(b.options) vs \(a.options)")
+        #expect((b.headPrefix == nil) == (a.headPrefix == nil))
+        if a.headPrefix != nil { #expect(b.headPlacement == a.headPlacement && b.headBias == a.headBias) }
+        let ours = Dictionary(uniqueKeysWithValues: m.layer.namedParameters.map { ($0.name, $0.tensor.scalars) })
+        let theirs = Dictionary(uniqueKeysWithValues: back.layer.namedParameters.map { ($0.name, $0.tensor.scalars) })
+        #expect(ours == theirs)
+        #expect(m.head?.weight.scalars == back.head?.weight.scalars && m.head?.bias?.scalars == back.head?.bias?.scalars)
+    }
+
     /// ONNX's operators have no projection and no layer normalisation: a one-line error saying so,
     /// and `saveONNX` leaves no file (and an existing one as it was).
     @Test func whatONNXCannotExpressIsRefused() throws {
