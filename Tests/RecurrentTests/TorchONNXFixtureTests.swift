@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import Recurrent
+@testable import RecurrentONNX
+
+/// Graphs written by `torch.onnx.export` (both exporters) for nn.RNN / nn.GRU / nn.LSTM with and
+/// without a Linear head (`Tools/make_torch_onnx_fixtures.py`), fed at another batch size and
+/// length than they were exported with: the graph interpreter and the converted
+/// ``RecurrentModel`` must both give PyTorch's outputs to 1e-5 relative, 1e-6 absolute.
+@Suite struct TorchONNXFixtureTests {
+    static var names: [String] { Fixtures.names(in: "onnx_torch") }
+
+    static func load(_ name: String) throws -> (SafeTensorsFile, ONNXModel) {
+        (try Fixtures.load("onnx_torch/" + name), try ONNXModel.load(from: Fixtures.root.appendingPathComponent("onnx_torch/\(name).onnx")))
+    }
+
+    @Test(arguments: names)
+    func graphRunsToPyTorch(_ name: String) throws {
+        let (f, onnx) = try Self.load(name)
+        let feeds = Dictionary(uniqueKeysWithValues: f.tensors.filter { $0.key.hasPrefix("feed.") }.map { (String($0.key.dropFirst(5)), $0.value) })
+        let outputs = try onnx.run(feeds)
+        let expected = f.tensors.filter { $0.key.hasPrefix("expect.") }
+        #expect(expected.count == onnx.outputNames.count)
+        for (key, want) in expected {
+            let output = String(key.dropFirst(7))
+            let got = try #require(outputs[output], "\(name): no output \(output)")
+            #expect(got.shape == want.shape, "\(name): \(output) shape")
+            expectClose(got.scalars, want.scalars, "\(name) \(output)")
+        }
+    }
+
+    @Test(arguments: names)
+    func convertedModelMatchesPyTorch(_ name: String) throws {
+        let (f, onnx) = try Self.load(name)
+        let model = try RecurrentModel(onnx: onnx)
+        let a = model.architecture
+        #expect(a.numLayers == f.int("layers"), "\(name)")
+        #expect(a.bidirectional == f.flag("bidirectional"), "\(name)")
+        #expect(a.batchFirst == f.flag("batch_first"), "\(name)")
+        let head = f.metadata["head"] ?? "?"
+        #expect(a.headPrefix == (head == "none" ? nil : "head."), "\(name)")
+        if head != "none" { #expect(a.headPlacement.rawValue == head, "\(name)") }
+        if a.kind == .rnn { #expect(a.nonlinearity.rawValue == (f.metadata["kind"] == "rnn_relu" ? "relu" : "tanh"), "\(name)") }
+        model.eval()
+        let h0 = f.tensors["feed.h0"].map { Tensor(shape: $0.shape, scalars: $0.scalars) }
+        let c0 = f.tensors["feed.c0"].map { Tensor(shape: $0.shape, scalars: $0.scalars) }
+        let r = try withoutGradients { try model(try f.tensor("feed.X"), h0: h0, c0: c0) }
+        expectClose(r.output, shape: try f.shape("expect.output"), try f.values("expect.output"), "\(name) output")
+        expectClose(r.h, shape: try f.shape("expect.h_n"), try f.values("expect.h_n"), "\(name) h_n")
+        if f.tensors["expect.c_n"] != nil { expectClose(r.c, shape: try f.shape("expect.c_n"), try f.values("expect.c_n"), "\(name) c_n") }
+        if f.tensors["expect.prediction"] != nil {
+            expectClose(r.prediction, shape: try f.shape("expect.prediction"), try f.values("expect.prediction"), "\(name) prediction")
+        } else {
+            #expect(r.prediction == nil, "\(name)")
+        }
+    }
+
+    /// The grid really is covered (a script change that dropped cases would fail here).
+    @Test func gridIsCovered() {
+        #expect(Self.names.count == 30)
+        for kind in ["rnn_tanh", "rnn_relu", "gru", "lstm"] {
+            for shape in ["l1", "l2_bi_bf_head_states", "l3_bf_states", "l2_last_head", "l1_bi_head_states"] {
+                #expect(Self.names.contains("\(kind)_\(shape)_ts"))
+                if !kind.hasPrefix("rnn") { #expect(Self.names.contains("\(kind)_\(shape)_dynamo")) }
+            }
+        }
+    }
+}
