@@ -27,6 +27,12 @@ fixture feeds T=7, B=3. Per case ``NAME.onnx`` and ``NAME.safetensors`` holding 
 ``expect.c_n`` (LSTM), ``expect.prediction`` (with a head); the metadata records the case. ONNX
 Runtime runs every exported file on the same feeds and must agree with PyTorch (asserted).
 Deterministic: torch and numpy are seeded with the CRC-32 of the case name.
+
+``ops/`` holds one small graph per interpreter operator semantic that the exports above do not
+all reach (opset-dependent attributes and inputs, negative axes and steps, INT64_MAX ends,
+Reshape's 0 and -1, Split's three forms, integer arithmetic, MatMul broadcasting, Gemm's
+transposes, Cast, Constant's value forms), with ONNX Runtime's outputs as ``expect.<output>``
+(int64 outputs stored as int64).
 """
 
 from __future__ import annotations
@@ -119,6 +125,77 @@ def export(model: Model, name: str, exporter: str, opset: int, layers: int, dire
     return path
 
 
+INT64_MAX, INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+
+
+def operator_cases():
+    """(name, opset, nodes, float inputs {name: shape}, int64 initializers, output names)."""
+    from onnx import helper as h
+    n = h.make_node
+    i64 = lambda *v: np.array(v, dtype=np.int64)
+    return [
+        ("unsqueeze_attr_op11", 11, [n("Unsqueeze", ["x"], ["y"], axes=[0, -1])], {"x": (2, 3)}, {}, ["y"]),
+        ("unsqueeze_input_op13", 13, [n("Unsqueeze", ["x", "a"], ["y"])], {"x": (2, 3)}, {"a": i64(-1, 0)}, ["y"]),
+        ("squeeze_attr_op11", 11, [n("Squeeze", ["x"], ["y"], axes=[-2])], {"x": (2, 1, 3)}, {}, ["y"]),
+        ("squeeze_all_op13", 13, [n("Squeeze", ["x"], ["y"])], {"x": (1, 2, 1, 3, 1)}, {}, ["y"]),
+        ("slice_attr_op9", 9, [n("Slice", ["x"], ["y"], starts=[1, -2], ends=[1000, -1], axes=[0, 2])], {"x": (3, 2, 4)}, {}, ["y"]),
+        ("slice_steps_op13", 13, [n("Slice", ["x", "s", "e", "a", "st"], ["y"])], {"x": (3, 5)},
+         {"s": i64(-1, 1), "e": i64(INT64_MIN, INT64_MAX), "a": i64(0, -1), "st": i64(-1, 2)}, ["y"]),
+        ("reshape_zero_infer_op13", 13, [n("Reshape", ["x", "s"], ["y"])], {"x": (2, 3, 4)}, {"s": i64(0, -1)}, ["y"]),
+        ("reshape_allowzero_op14", 14, [n("Reshape", ["x", "s"], ["y"], allowzero=1)], {"x": (2, 3)}, {"s": i64(3, 2)}, ["y"]),
+        ("gather_2d_negative", 13, [n("Gather", ["x", "i"], ["y"], axis=1)], {"x": (2, 3, 2)}, {"i": np.array([[-1, 0], [1, 1]], dtype=np.int64)}, ["y"]),
+        ("shape_start_end_op15", 15, [n("Shape", ["x"], ["y"], start=-2), n("Shape", ["x"], ["z"], end=1)], {"x": (2, 3, 4)}, {}, ["y", "z"]),
+        ("shape_plumbing_op13", 13, [n("Shape", ["x"], ["s"]), n("Gather", ["s", "k"], ["b"], axis=0), n("Unsqueeze", ["b", "a"], ["u"]),
+                                     n("Concat", ["c", "u", "c"], ["shape"], axis=0), n("ConstantOfShape", ["shape"], ["y"], value=h.make_tensor("v", 7, [1], [7])),
+                                     n("Expand", ["x", "e"], ["z"])],
+         {"x": (2, 3, 1)}, {"k": np.array(1, dtype=np.int64), "a": i64(0), "c": i64(2), "e": i64(2, 1, 1, 4)}, ["y", "z"]),
+        ("concat_negative_axis", 13, [n("Concat", ["x", "w"], ["y"], axis=-1)], {"x": (2, 3), "w": (2, 1)}, {}, ["y"]),
+        ("transpose_default", 13, [n("Transpose", ["x"], ["y"])], {"x": (2, 3, 4)}, {}, ["y"]),
+        ("split_attr_op11", 11, [n("Split", ["x"], ["y", "z"], axis=1, split=[1, 2])], {"x": (2, 3)}, {}, ["y", "z"]),
+        ("split_input_op13", 13, [n("Split", ["x", "s"], ["y", "z"], axis=-1)], {"x": (2, 5)}, {"s": i64(4, 1)}, ["y", "z"]),
+        ("split_equal_op13", 13, [n("Split", ["x"], ["y", "z"])], {"x": (4, 2)}, {}, ["y", "z"]),
+        ("split_num_outputs_op18", 18, [n("Split", ["x"], ["y", "z"], axis=0, num_outputs=2)], {"x": (5, 2)}, {}, ["y", "z"]),
+        ("cast_float_int_float", 13, [n("Mul", ["x", "k"], ["m"]), n("Cast", ["m"], ["i"], to=7), n("Cast", ["i"], ["y"], to=1)],
+         {"x": (2, 3)}, {}, ["y"]),
+        ("arithmetic_broadcast", 13, [n("Add", ["x", "w"], ["a"]), n("Sub", ["a", "x"], ["b"]), n("Mul", ["b", "x"], ["c"]), n("Div", ["c", "w"], ["y"])],
+         {"x": (2, 3), "w": (3,)}, {}, ["y"]),
+        ("integer_arithmetic", 13, [n("Div", ["p", "q"], ["d"]), n("Sub", ["d", "p"], ["s"]), n("Mul", ["s", "q"], ["m"]), n("Add", ["m", "p"], ["y"]),
+                                    n("Shape", ["x"], ["sh"]), n("Mul", ["sh", "q"], ["z"])],
+         {"x": (2, 3)}, {"p": i64(-7, 7), "q": i64(2, -3)}, ["y", "z"]),
+        ("matmul_broadcast", 13, [n("MatMul", ["x", "w"], ["y"]), n("MatMul", ["v", "w"], ["z"])], {"x": (2, 1, 3, 4), "w": (3, 4, 5), "v": (4,)}, {}, ["y", "z"]),
+        ("gemm_transposed", 13, [n("Gemm", ["a", "b", "c"], ["y"], transA=1, transB=1, alpha=0.5, beta=2.0)], {"a": (4, 3), "b": (2, 4), "c": (1, 2)}, {}, ["y"]),
+        ("gemm_op9", 9, [n("Gemm", ["a", "b", "c"], ["y"])], {"a": (3, 4), "b": (4, 2), "c": (2,)}, {}, ["y"]),
+        ("constants", 13, [n("Constant", [], ["f"], value_float=1.5), n("Constant", [], ["fs"], value_floats=[1.0, -2.0, 3.0]),
+                           n("Constant", [], ["i"], value_ints=[3, 2]), n("Constant", [], ["one"], value_int=1),
+                           n("Add", ["x", "f"], ["a"]), n("Mul", ["a", "fs"], ["b"]), n("Reshape", ["b", "i"], ["y"]), n("Add", ["i", "one"], ["z"])],
+         {"x": (2, 3)}, {}, ["y", "z"]),
+        ("activations", 13, [n("Tanh", ["x"], ["y"]), n("Relu", ["x"], ["z"]), n("Sigmoid", ["x"], ["w"])], {"x": (2, 3)}, {}, ["y", "z", "w"]),
+    ]
+
+
+def make_operator_fixtures() -> None:
+    from onnx import helper as h, numpy_helper
+    folder = OUT / "ops"
+    folder.mkdir()
+    for name, opset, nodes, inputs, constants, outputs in operator_cases():
+        if name == "cast_float_int_float":
+            constants = {"k": np.array(3.0, dtype=np.float32)}
+        rng = np.random.default_rng(zlib.crc32(name.encode()))
+        feeds = {k: rng.uniform(-2, 2, shape).astype(np.float32) for k, shape in inputs.items()}
+        graph = h.make_graph(nodes, name, [h.make_tensor_value_info(k, 1, None) for k in inputs],
+                             [h.make_empty_tensor_value_info(o) for o in outputs],
+                             [numpy_helper.from_array(v, k) for k, v in constants.items()])
+        model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)], producer_name="make_torch_onnx_fixtures.py")
+        model.ir_version = 8  # (onnx.checker wants output types; ONNX Runtime checks the graph as it loads it)
+        path = folder / f"{name}.onnx"
+        onnx.save(model, str(path))
+        ran = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+        tensors = {f"feed.{k}": v for k, v in feeds.items()}
+        tensors.update({f"expect.{o}": np.ascontiguousarray(v) for o, v in zip(outputs, ran)})
+        save_file(tensors, str(folder / f"{name}.safetensors"), metadata={"opset": str(opset)})
+        print(f"ops/{name}: opset {opset}, " + ", ".join(f"{o} {v.dtype}{list(v.shape)}" for o, v in zip(outputs, ran)))
+
+
 def main() -> None:
     logging.disable(logging.WARNING)
     shutil.rmtree(OUT, ignore_errors=True)
@@ -164,7 +241,8 @@ def main() -> None:
                 save_file(tensors, str(OUT / f"{name}.safetensors"), metadata=metadata)
                 count += 1
                 print(f"{name}: opset {opset_used}, {len(proto.graph.node)} nodes ({', '.join(ops)}); ORT vs PyTorch max |diff| {worst:.2e}")
-    size = sum(p.stat().st_size for p in OUT.iterdir())
+    make_operator_fixtures()
+    size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"{count} cases, {size / 1024:.0f} KiB in {OUT}")
 
 

@@ -55,9 +55,34 @@ import Testing
         }
     }
 
+    static var operatorNames: [String] { Fixtures.names(in: "onnx_torch/ops") }
+
+    /// One small graph per operator semantic (`ops/`): the interpreter gives ONNX Runtime's
+    /// outputs, integer ones exactly.
+    @Test(arguments: operatorNames)
+    func operatorMatchesONNXRuntime(_ name: String) throws {
+        let f = try Fixtures.load("onnx_torch/ops/" + name)
+        let onnx = try ONNXModel.load(from: Fixtures.root.appendingPathComponent("onnx_torch/ops/\(name).onnx"))
+        let feeds = Dictionary(uniqueKeysWithValues: f.tensors.filter { $0.key.hasPrefix("feed.") }.map { (String($0.key.dropFirst(5)), $0.value) })
+        let outputs = try onnx.run(feeds)
+        let expected = f.tensors.filter { $0.key.hasPrefix("expect.") }
+        #expect(!expected.isEmpty && expected.count == onnx.outputNames.count)
+        for (key, want) in expected {
+            let output = String(key.dropFirst(7))
+            let got = try #require(outputs[output], "\(name): no output \(output)")
+            #expect(got.shape == want.shape, "\(name): \(output) shape \(got.shape), expected \(want.shape)")
+            if want.dtype == .i64 {
+                #expect(got.dtype == .i64 && got.scalars == want.scalars, "\(name): \(output) \(got.scalars), expected \(want.scalars)")
+            } else {
+                expectClose(got.scalars, want.scalars, "\(name) \(output)")
+            }
+        }
+    }
+
     /// The grid really is covered (a script change that dropped cases would fail here).
     @Test func gridIsCovered() {
         #expect(Self.names.count == 30)
+        #expect(Self.operatorNames.count >= 25)
         for kind in ["rnn_tanh", "rnn_relu", "gru", "lstm"] {
             for shape in ["l1", "l2_bi_bf_head_states", "l3_bf_states", "l2_last_head", "l1_bi_head_states"] {
                 #expect(Self.names.contains("\(kind)_\(shape)_ts"))
