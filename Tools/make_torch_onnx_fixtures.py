@@ -26,7 +26,9 @@ fixture feeds T=7, B=3. Per case ``NAME.onnx`` and ``NAME.safetensors`` holding 
 ``feed.h0`` / ``feed.c0``) and PyTorch's outputs ``expect.output``, ``expect.h_n``,
 ``expect.c_n`` (LSTM), ``expect.prediction`` (with a head); the metadata records the case. ONNX
 Runtime runs every exported file on the same feeds and must agree with PyTorch (asserted).
-Deterministic: torch and numpy are seeded with the CRC-32 of the case name.
+Deterministic: torch and numpy are seeded with the CRC-32 of the case name (the files come out
+byte-identical, except the order of the safetensors metadata keys, which safetensors writes from
+a hash map).
 
 ``ops/`` holds one small graph per interpreter operator semantic that the exports above do not
 all reach (opset-dependent attributes and inputs, negative axes and steps, INT64_MAX ends,

@@ -12,11 +12,12 @@ extension RecurrentModel {
     /// (`weight_ih_l0`, …), the head's `head.weight` / `head.bias`.
     ///
     /// The graph inputs must be the sequence and, optionally, the initial hidden and cell states
-    /// (`[D·L, B, H]`, as PyTorch takes them).
+    /// (`[D·L, B, H]`, as PyTorch takes them) and `sequence_lens` (which the model takes as
+    /// `lengths` when it runs).
     ///
     /// Matching structure is easy to get subtly wrong, so the model is then checked: the graph
-    /// (run by ``ONNXModel/run(_:)``) and the model run on a probe input (random sequence and
-    /// states, `T` 5, `B` 3), and every graph output must equal one of the model's outputs
+    /// (run by ``ONNXModel/run(_:)``) and the model run on a probe input (deterministic sequence
+    /// and states, `T` 5, `B` 3, lengths 5, 3, 1 when the graph takes them), and every graph output must equal one of the model's outputs
     /// (`output`, `h_n`, `c_n`, `prediction`; a one-node graph's `Y`, `Y_h`, `Y_c` in ONNX's shapes).
     ///
     /// - Throws: ``ONNXError`` saying what the graph does that the model cannot express: no
@@ -47,6 +48,8 @@ struct ONNXConversion {
     let nodes: [ONNXRecurrentNode]
     /// The graph inputs: the sequence, and the initial states when the graph takes them.
     let x: String, h0: String?, c0: String?
+    /// The graph input of `sequence_lens`, which the model takes as `lengths` when it runs.
+    let lengths: String?
     /// The head's weight `[O, D·H]` and bias `[O]` (nil without bias), and the name of its input.
     var head: (weight: [Float], bias: [Float]?, outputs: Int, input: String)?
     /// Whether the sequence is batch-first: the node's layout when the first node reads the graph
@@ -102,11 +105,10 @@ struct ONNXConversion {
         let h0 = try stateInput({ $0.inputNames.initialH }, "initial_h", deps: deps)
         let c0 = try stateInput({ $0.inputNames.initialC }, "initial_c", deps: deps)
         (self.h0, self.c0) = (h0, c0)
-        for n in nodes where !(deps[n.inputNames.sequenceLens] ?? []).intersection(inputs).isEmpty {
-            throw ONNXError("\(name(n)) reads sequence_lens from a graph input; a RecurrentModel takes lengths when it runs, not as part of the model (run the ONNX model instead)")
-        }
-        for i in onnx.inputNames where ![x, h0, c0].contains(i) {
-            throw ONNXError("graph input '\(i)' is neither the sequence, the initial hidden state nor the initial cell state of the recurrent layers")
+        let lengths = try stateInput({ $0.inputNames.sequenceLens }, "sequence_lens", deps: deps)
+        self.lengths = lengths
+        for i in onnx.inputNames where ![x, h0, c0, lengths].contains(i) {
+            throw ONNXError("graph input '\(i)' is neither the sequence, the sequence lengths, the initial hidden state nor the initial cell state of the recurrent layers")
         }
         for k in nodes.indices.dropFirst() where !(deps[nodes[k].inputNames.x] ?? []).contains("\u{1}Y\(k - 1)") {
             throw ONNXError("\(name(nodes[k])) does not read the output of \(name(nodes[k - 1])); a RecurrentModel is a stack of layers, each reading the one before")
@@ -182,7 +184,7 @@ struct ONNXConversion {
 
     /// The probe input (deterministic values in (-1, 1)) in the graph's and the model's terms, and
     /// every value the graph computes for it.
-    func probe(batchFirst: Bool) throws -> (values: [String: ONNXValue], x: Tensor, h0: Tensor?, c0: Tensor?) {
+    func probe(batchFirst: Bool) throws -> (values: [String: ONNXValue], x: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?) {
         let first = nodes[0], D = first.directions, H = first.hiddenSize, L = nodes.count
         let declared = onnx.inputShapes[x] ?? []
         let a0 = declared.count == 3 ? declared[0] : nil, a1 = declared.count == 3 ? declared[1] : nil
@@ -201,14 +203,17 @@ struct ONNXConversion {
             return t
         }
         let h = state(h0, first.inputNames.initialH, 1.1), c = state(c0, first.inputNames.initialC, 2.3)
-        return (try onnx.evaluate(feeds), xt, h, c)
+        // Unequal lengths, the longest first and the shortest 1 (at least 1 each: T ≥ 1).
+        let l = lengths.map { _ in (0..<B).map { b in max(1, T - 2 * b) } }
+        if let lengths, let l { feeds[lengths] = TensorData(shape: [B], scalars: l.map(Float.init), dtype: .i32) }
+        return (try onnx.evaluate(feeds), xt, h, c, l)
     }
 
     /// Throws unless every graph output equals one of the model's outputs on the probe input.
     func verify(_ model: RecurrentModel, batchFirst: Bool) throws {
         let p = try probe(batchFirst: batchFirst)
         model.eval()
-        let r = try withoutGradients { try model(p.x, h0: p.h0, c0: p.c0) }
+        let r = try withoutGradients { try model(p.x, h0: p.h0, c0: p.c0, lengths: p.lengths) }
         let D = nodes[0].directions, H = nodes[0].hiddenSize
         var candidates: [(name: String, shape: [Int], values: [Float])] = []
         let o = r.output, (a0, a1) = (o.shape[0], o.shape[1])

@@ -216,7 +216,7 @@ import Testing
         // A graph input the layers do not read.
         m = proto
         m.graph.input.append(Self.value("extra"))
-        #expect(throws: ONNXError("graph input 'extra' is neither the sequence, the initial hidden state nor the initial cell state of the recurrent layers")) {
+        #expect(throws: ONNXError("graph input 'extra' is neither the sequence, the sequence lengths, the initial hidden state nor the initial cell state of the recurrent layers")) {
             try RecurrentModel(onnx: ONNXModel(m))
         }
         // No recurrent node at all.

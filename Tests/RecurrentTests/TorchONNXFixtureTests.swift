@@ -55,6 +55,37 @@ import Testing
         }
     }
 
+    /// The single-node graphs of `Tools/make_onnx_fixtures.py` convert too (initial states and
+    /// `sequence_lens` as the model's `h0`, `c0` and `lengths`; layout 1 as batch-first), and the
+    /// model's final states equal ONNX Runtime's `Y_h` / `Y_c`; reverse-only nodes are refused.
+    @Test(arguments: Fixtures.names(in: "onnx"))
+    func singleNodeGraphsConvert(_ name: String) throws {
+        let f = try Fixtures.load("onnx/" + name)
+        let onnx = try ONNXModel.load(from: Fixtures.root.appendingPathComponent("onnx/\(name).onnx"))
+        let node = onnx.recurrentNodes[0]
+        guard node.direction != .reverse else {
+            #expect(throws: ONNXError("\(node.kind.rawValue.uppercased()) node '\(node.name)': direction reverse has no PyTorch equivalent (run the ONNX model instead)")) {
+                try RecurrentModel(onnx: onnx)
+            }
+            return
+        }
+        let model = try RecurrentModel(onnx: onnx)
+        #expect(model.architecture.batchFirst == (node.layout == 1), "\(name)")
+        model.eval()
+        let (D, H) = (node.directions, node.hiddenSize)
+        // ONNX's layout-1 states are [B, D, H]; the model's are [D, B, H].
+        func state(_ key: String) -> Tensor? {
+            f.tensors[key].map { t in node.layout == 0 ? Tensor(shape: t.shape, scalars: t.scalars)
+                : Tensor(shape: [D, t.shape[0], H], scalars: swap01(t.scalars, t.shape[0], D, H)) }
+        }
+        let lengths = f.tensors["feed.sequence_lens"].map { $0.scalars.map { Int($0) } }
+        let r = try withoutGradients { try model(try f.tensor("feed.X"), h0: state("feed.initial_h"), c0: state("feed.initial_c"), lengths: lengths) }
+        for (key, got) in [("expect.Y_h", r.h), ("expect.Y_c", r.c)] {
+            guard let want = state(key) else { continue }
+            expectClose(got, shape: want.shape, want.scalars, "\(name) \(key)")
+        }
+    }
+
     static var operatorNames: [String] { Fixtures.names(in: "onnx_torch/ops") }
 
     /// One small graph per operator semantic (`ops/`): the interpreter gives ONNX Runtime's
