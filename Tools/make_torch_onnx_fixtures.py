@@ -17,18 +17,19 @@ or not, no head / a head at every step ``head(output)`` / a head on the last ste
 
 - ``ts``: ``dynamo=False`` (TorchScript-based), each shape at another opset (9, 11, 13, 14, 17) so
   that Unsqueeze/Squeeze/Slice/Split are met with attributes and with inputs;
-- ``dynamo``: ``dynamo=True`` (onnxscript-based), GRU and LSTM only: for ``nn.RNN`` this
-  exporter unrolls the loop into MatMul/Tanh nodes for the example's length (no RNN node, no
-  dynamic sequence axis), so there is nothing for ``RecurrentModel(onnx:)`` to convert.
+- ``dynamo``: ``dynamo=True`` (onnxscript-based), GRU and LSTM over the grid. For ``nn.RNN`` this
+  exporter unrolls the loop into MatMul/Add/Tanh (Relu) nodes for the example's length (no RNN
+  node, the sequence axis fixed at T=5): ``rnn_*_l1_dynamo_unrolled`` keeps one such graph per
+  nonlinearity, fed T=5 (and B=3); the interpreter runs it, ``RecurrentModel(onnx:)`` refuses it.
 
 Batch and sequence axes are dynamic: the model is exported on an example of T=5, B=2 and the
 fixture feeds T=7, B=3. Per case ``NAME.onnx`` and ``NAME.safetensors`` holding ``feed.X`` (and
 ``feed.h0`` / ``feed.c0``) and PyTorch's outputs ``expect.output``, ``expect.h_n``,
 ``expect.c_n`` (LSTM), ``expect.prediction`` (with a head); the metadata records the case. ONNX
 Runtime runs every exported file on the same feeds and must agree with PyTorch (asserted).
-Deterministic: torch and numpy are seeded with the CRC-32 of the case name (the files come out
-byte-identical, except the order of the safetensors metadata keys, which safetensors writes from
-a hash map).
+Deterministic: torch and numpy are seeded with the CRC-32 of the case name, and the dynamo
+exporter's per-node stack traces are dropped (the files come out byte-identical, except the order
+of the safetensors metadata keys, which safetensors writes from a hash map).
 
 ``ops/`` holds one small graph per interpreter operator semantic that the exports above do not
 all reach (opset-dependent attributes and inputs, negative axes and steps, INT64_MAX ends,
@@ -124,6 +125,13 @@ def export(model: Model, name: str, exporter: str, opset: int, layers: int, dire
             program = torch.onnx.export(model, args, input_names=names, output_names=outputs, dynamic_shapes=tuple(shapes),
                                         dynamo=True)
             program.save(str(path), external_data=False)
+            # The exporter records each node's Python stack trace (this machine's paths and this
+            # script's line numbers): dropped, so that the files are reproducible.
+            proto = onnx.load(str(path))
+            for node in proto.graph.node:
+                del node.metadata_props[:]
+                node.doc_string = ""
+            onnx.save(proto, str(path))
     return path
 
 
@@ -206,9 +214,10 @@ def main() -> None:
     for kind in KINDS:
         for shape, (layers, bidirectional, bf, head, states, opset) in SHAPES.items():
             for exporter in ("ts", "dynamo"):
-                if exporter == "dynamo" and kind.startswith("rnn"):
-                    continue  # unrolled by the exporter (see the docstring)
-                name = f"{kind}_{shape}_{exporter}"
+                unrolled = exporter == "dynamo" and kind.startswith("rnn")
+                if unrolled and shape != "l1":
+                    continue  # unrolled by the exporter (see the docstring): one case per nonlinearity
+                name = f"{kind}_{shape}_{exporter}" + ("_unrolled" if unrolled else "")
                 seed = zlib.crc32(name.encode())
                 torch.manual_seed(seed)
                 rng = np.random.default_rng(seed)
@@ -217,7 +226,8 @@ def main() -> None:
                 path = export(model, name, exporter, opset, layers, D)
                 proto = onnx.load(str(path))
                 onnx.checker.check_model(proto)
-                feeds = {"X": rng.uniform(-1, 1, (B, T, I) if bf else (T, B, I)).astype(np.float32)}
+                steps = EXAMPLE_T if unrolled else T
+                feeds = {"X": rng.uniform(-1, 1, (B, steps, I) if bf else (steps, B, I)).astype(np.float32)}
                 if states:
                     feeds["h0"] = rng.uniform(-1, 1, (layers * D, B, H)).astype(np.float32)
                     if kind == "lstm":
@@ -237,7 +247,9 @@ def main() -> None:
                 tensors.update({f"expect.{o}": np.ascontiguousarray(v) for o, v in zip(output_names, expected)})
                 ops = sorted({n.op_type for n in proto.graph.node})
                 opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-                metadata = {"kind": kind, "layers": str(layers), "bidirectional": str(bidirectional).lower(),
+                if unrolled:
+                    assert not {"RNN", "LSTM", "GRU"} & set(ops), ops
+                metadata = {"unrolled": str(unrolled).lower(), "kind": kind, "layers": str(layers), "bidirectional": str(bidirectional).lower(),
                             "batch_first": str(bf).lower(), "head": head, "exporter": exporter, "opset": str(opset_used),
                             "operators": ",".join(ops)}
                 save_file(tensors, str(OUT / f"{name}.safetensors"), metadata=metadata)
