@@ -36,6 +36,8 @@ extension RecurrentModel {
                 return
             } catch let e as ONNXError {
                 failure = failure ?? e
+            } catch {
+                failure = failure ?? ONNXError("the converted model: \(error)")
             }
         }
         throw failure!
@@ -211,6 +213,7 @@ struct ONNXConversion {
 
     /// Throws unless every graph output equals one of the model's outputs on the probe input.
     func verify(_ model: RecurrentModel, batchFirst: Bool) throws {
+        guard !onnx.outputNames.isEmpty else { throw ONNXError("the graph has no outputs to check the converted model against") }
         let p = try probe(batchFirst: batchFirst)
         model.eval()
         let r = try withoutGradients { try model(p.x, h0: p.h0, c0: p.c0, lengths: p.lengths) }
