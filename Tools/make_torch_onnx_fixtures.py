@@ -10,12 +10,13 @@ Usage (from any directory)::
 Pinned: torch 2.15.0, onnx 1.23.2, onnxruntime 1.32.0, onnxscript 0.7.2, safetensors 0.8.0.
 Each run deletes and regenerates ``Tests/RecurrentTests/Fixtures/onnx_torch/`` and nothing else.
 
-The grid: kinds ``rnn_tanh``, ``rnn_relu``, ``gru``, ``lstm`` x five shapes of model (1 to 3
+The grid: kinds ``rnn_tanh``, ``rnn_relu``, ``gru``, ``lstm`` x six shapes of model (1 to 3
 layers, forward or bidirectional, time-major or ``batch_first``, initial states as graph inputs
 or not, no head / a head at every step ``head(output)`` / a head on the last step
-``head(output[:, -1])``) x two exporters:
+``head(output[:, -1])`` / a head on the last layer's final hidden state ``head(h_n[-1])``) x two
+exporters:
 
-- ``ts``: ``dynamo=False`` (TorchScript-based), each shape at another opset (9, 11, 13, 14, 17) so
+- ``ts``: ``dynamo=False`` (TorchScript-based), each shape at another opset (9, 11, 12, 13, 14, 17) so
   that Unsqueeze/Squeeze/Slice/Split are met with attributes and with inputs;
 - ``dynamo``: ``dynamo=True`` (onnxscript-based), GRU and LSTM over the grid. For ``nn.RNN`` this
   exporter unrolls the loop into MatMul/Add/Tanh (Relu) nodes for the example's length (no RNN
@@ -71,6 +72,7 @@ SHAPES = {
     "l3_bf_states": (3, False, True, "none", True, 11),
     "l2_last_head": (2, False, False, "last_step", False, 13),
     "l1_bi_head_states": (1, True, False, "every_step", True, 17),
+    "l2_bf_hn_head": (2, False, True, "last_hidden", False, 12),
 }
 
 
@@ -94,6 +96,8 @@ class Model(torch.nn.Module):
         if self.head is None:
             return (output, *states)
         last = output[:, -1] if self.batch_first else output[-1]
+        if self.placement == "last_hidden":  # the classifier of many tutorials: head(h_n[-1])
+            last = states[0][-1]
         prediction = self.head(output if self.placement == "every_step" else last)
         return (prediction, output, *states)
 

@@ -80,7 +80,8 @@ struct ONNXConversion {
             if let what { throw ONNXError("\(name(n)) \(what); a RecurrentModel's layers share these") }
         }
 
-        // What each value depends on: graph inputs by name, recurrent outputs as "\u{1}Y<k>".
+        // What each value depends on: graph inputs by name, recurrent node k's output Y as
+        // "\u{1}Y<k>" and its final states as "\u{1}S<k>".
         var deps: [String: Set<String>] = [:]
         for i in onnx.inputNames { deps[i] = [i] }
         var recurrentIndex = 0
@@ -89,7 +90,7 @@ struct ONNXConversion {
             let d = p.input.reduce(into: Set<String>()) { $0.formUnion(deps[$1] ?? []) }
             for i in p.input where !i.isEmpty { consumers[i, default: []].append(p) }
             for (slot, o) in p.output.enumerated() where !o.isEmpty {
-                deps[o] = ONNXNode.recurrentOperators.contains(p.opType) && slot == 0 ? d.union(["\u{1}Y\(recurrentIndex)"]) : d
+                deps[o] = ONNXNode.recurrentOperators.contains(p.opType) ? d.union(["\u{1}\(slot == 0 ? "Y" : "S")\(recurrentIndex)"]) : d
             }
             if ONNXNode.recurrentOperators.contains(p.opType) { recurrentIndex += 1 }
         }
@@ -116,9 +117,10 @@ struct ONNXConversion {
             throw ONNXError("\(name(nodes[k])) does not read the output of \(name(nodes[k - 1])); a RecurrentModel is a stack of layers, each reading the one before")
         }
 
-        // The head: the MatMul or Gemm reading the last layer's output with constant weights.
-        let last = "\u{1}Y\(nodes.count - 1)", F = first.directions * first.hiddenSize
-        let heads = onnx.proto.graph.node.filter { ($0.opType == "MatMul" || $0.opType == "Gemm") && $0.input.contains { deps[$0]?.contains(last) == true } }
+        // The head: the MatMul or Gemm reading the last layer's output (or final state, as
+        // `head(h_n[-1])` does: the last step's output of a forward layer) with constant weights.
+        let last: Set = ["\u{1}Y\(nodes.count - 1)", "\u{1}S\(nodes.count - 1)"], F = first.directions * first.hiddenSize
+        let heads = onnx.proto.graph.node.filter { ($0.opType == "MatMul" || $0.opType == "Gemm") && $0.input.contains { !(deps[$0] ?? []).isDisjoint(with: last) } }
         guard heads.count <= 1 else { throw ONNXError("\(heads.count) MatMul/Gemm nodes read the last layer's output; a RecurrentModel has one Linear head") }
         guard let h = heads.first else { return }
         let label = "\(h.opType) node '\(h.name)'"
