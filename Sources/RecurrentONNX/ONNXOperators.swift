@@ -45,6 +45,14 @@ struct ONNXNode {
         }
     }
 
+    /// The type of each attribute the operators above take.
+    static let attributeTypes: [String: Onnx_AttributeProto.AttributeType] = [
+        "axis": .int, "allowzero": .int, "start": .int, "end": .int, "to": .int, "transA": .int, "transB": .int,
+        "num_outputs": .int, "saturate": .int, "value_int": .int, "axes": .ints, "perm": .ints, "starts": .ints,
+        "ends": .ints, "split": .ints, "value_ints": .ints, "alpha": .float, "beta": .float, "value_float": .float,
+        "value_floats": .floats, "value": .tensor,
+    ]
+
     /// How many inputs `op` takes at `opset` (the optional ones included in the upper bound).
     static func inputCount(of op: String, opset: Int) -> ClosedRange<Int> {
         switch op {
@@ -73,8 +81,11 @@ struct ONNXNode {
         guard let known = Self.attributes(of: op, opset: opset) else {
             throw ONNXError("node '\(label)': operator \(op) is not supported (Recurrent runs LSTM, GRU, RNN, \(Self.operators.joined(separator: ", ")))")
         }
-        for a in proto.attribute where !known.contains(a.name) {
-            throw fail("attribute '\(a.name)' is not supported at opset \(opset)" + (known.isEmpty ? "" : " (known: \(known.sorted().joined(separator: ", ")))"))
+        for a in proto.attribute {
+            guard known.contains(a.name) else {
+                throw fail("attribute '\(a.name)' is not supported at opset \(opset)" + (known.isEmpty ? "" : " (known: \(known.sorted().joined(separator: ", ")))"))
+            }
+            if let type = Self.attributeTypes[a.name], a.type != type { throw fail("attribute '\(a.name)' must be of type \(type), got \(a.type)") }
         }
         let count = Self.inputCount(of: op, opset: opset)
         guard count.contains(proto.input.count) else {

@@ -91,9 +91,9 @@ import Testing
         }
         // A node's attribute whose type says int but that holds floats.
         var m = Self.model([Self.node("Gather", ["x", "i"], ["y"], [.float("axis", 1)])], constants: ["i": [0]])
-        expectError(m, ["x": Self.data([2])], containing: "Gather node 'the_gather': attribute 'axis' must be of type int")
+        expectError(m, containing: "Gather node 'the_gather': attribute 'axis' must be of type int")  // when it loads
         m = Self.model([Self.node("Transpose", ["x"], ["y"], [.int("perm", 1)])])
-        expectError(m, ["x": Self.data([2, 3])], containing: "attribute 'perm' must be of type ints")
+        expectError(m, containing: "attribute 'perm' must be of type ints")
     }
 
     @Test func initializersThatDoNotFit() throws {
