@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
 import Recurrent
+import RecurrentONNX
 
 /// Options every command that loads a model shares.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "A model file: Recurrent's own, or a PyTorch state_dict saved with safetensors.")
+    @Argument(help: "A model file: Recurrent's own, a PyTorch state_dict saved with safetensors, or an .onnx graph (as torch.onnx.export writes for nn.LSTM/GRU/RNN, optionally with a Linear head).")
     var model: String
     @Flag(help: "Input and output are [B, T, I] (PyTorch's batch_first=True); cannot be inferred from weights.")
     var batchFirst = false
@@ -13,7 +14,19 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Where a head applies: every-step, or last-step (PyTorch's head(output[:, -1]); cannot be inferred from weights; default every-step).")
     var head: String?
 
+    /// Whether the model is an ONNX graph (by its extension).
+    var isONNX: Bool { model.lowercased().hasSuffix(".onnx") }
+
+    func validate() throws {
+        guard !isONNX || (!batchFirst && nonlinearity == nil && head == nil) else {
+            throw ValidationError("--batch-first, --nonlinearity and --head apply to safetensors files; an .onnx graph says these itself")
+        }
+    }
+
     func load() throws -> RecurrentModel {
+        if isONNX {
+            return try RecurrentModel(onnx: ONNXModel.load(from: URL(fileURLWithPath: model)))
+        }
         var n: Nonlinearity?
         if let nonlinearity {
             guard let value = Nonlinearity(rawValue: nonlinearity) else {
@@ -35,8 +48,8 @@ struct ModelOptions: ParsableArguments {
 
 /// The arrays a model runs on, shared by the commands that run one (`run`, `trace`).
 struct InputArrays: ParsableArguments {
-    @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]); token indices [T, B] for a model with an embedding or one-hot input.")
-    var input: String
+    @Option(help: "Input .npy, [T, B, I] ([B, T, I] with --batch-first, or [T, I]); token indices [T, B] for a model with an embedding or one-hot input. For an .onnx model: the graph's one input.")
+    var input: String?
     @Option(help: "Initial hidden state .npy, [D*L, B, H].")
     var h0: String?
     @Option(help: "Initial cell state .npy (LSTM), [D*L, B, H].")
@@ -49,7 +62,8 @@ struct InputArrays: ParsableArguments {
 
     /// The input, the initial states and the lengths, each checked (finite values; whole lengths).
     func read() throws -> (input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?) {
-        (try readArray(input, name: "input"), try h0.map { try readArray($0, name: "h0") },
+        guard let input else { throw ValidationError("missing --input") }
+        return (try readArray(input, name: "input"), try h0.map { try readArray($0, name: "h0") },
          try c0.map { try readArray($0, name: "c0") }, try lengths.map(readLengths))
     }
 }
@@ -110,6 +124,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: options.model)
+        if options.isONNX { return try inspectONNX(options) }
         let file = try SafeTensorsFile.read(from: url)
         let model = try options.load()
         let source = file.metadata["format"] == "recurrent" ? "from metadata" : "inferred from key names and shapes"
@@ -132,16 +147,26 @@ struct Run: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var arrays: InputArrays
-    @Option(help: "Where to write: .safetensors (all outputs) or .npy (output only).")
+    @Option(name: .customLong("feed"), help: "For an .onnx model: a graph input, NAME=FILE.npy (repeat for each input; integer inputs such as sequence_lens as int32 or int64 arrays).")
+    var feeds: [String] = []
+    @Option(help: "Where to write: .safetensors (all outputs; an .onnx graph's under their ONNX names) or .npy (output only).")
     var output: String
 
     func validate() throws {
         guard output.hasSuffix(".safetensors") || output.hasSuffix(".npy") else {
             throw ValidationError("--output must end in .safetensors or .npy, got '\(output)'")
         }
+        if options.isONNX {
+            guard (arrays.input == nil) != feeds.isEmpty else { throw ValidationError("give an .onnx model either --input (its one graph input) or --feed NAME=FILE.npy for each input") }
+            guard arrays.h0 == nil, arrays.c0 == nil, arrays.lengths == nil else { throw ValidationError("for an .onnx model, give the graph's inputs with --feed NAME=FILE.npy (not --h0, --c0, --lengths)") }
+        } else {
+            guard feeds.isEmpty else { throw ValidationError("--feed applies to .onnx models; give this model --input") }
+            guard arrays.input != nil else { throw ValidationError("missing --input") }
+        }
     }
 
     func run() throws {
+        if options.isONNX { return try runONNX(options, input: arrays.input, feeds: feeds, output: output) }
         try checkDistinct(output: output, from: [options.model] + arrays.paths)
         let model = try options.load()
         model.eval()

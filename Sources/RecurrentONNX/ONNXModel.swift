@@ -3,7 +3,16 @@ import Recurrent
 import SwiftProtobuf
 
 /// An ONNX model whose graph Recurrent can run: `LSTM`, `GRU` and `RNN` nodes (every attribute and
-/// input) joined by `Identity`, with weights from initializers or `Constant` nodes.
+/// input) with the shape plumbing and `Linear` heads that exporters write around them, as
+/// `torch.onnx.export` does with either exporter.
+///
+/// The graph is interpreted node by node, in order, on float32 tensors (the data) and int64
+/// tensors (shapes, axes, indices). The operators besides the recurrent ones: `Identity`,
+/// `Constant`, `Shape`, `Gather`, `Unsqueeze`, `Squeeze`, `Concat`, `ConstantOfShape`, `Expand`,
+/// `Transpose`, `Slice`, `Reshape`, `Split`, `Cast`, `Add`, `Sub`, `Mul`, `Div`, `MatMul`, `Gemm`,
+/// `Tanh`, `Relu`, `Sigmoid`, each with ONNX's semantics for opsets 7 to 22. Anything else (an
+/// operator, an attribute, an input it does not take) is refused when the model loads, with a
+/// one-line ``ONNXError`` naming the node; shapes are checked as the graph runs.
 ///
 /// ```swift
 /// let onnx = try ONNXModel.load(from: URL(fileURLWithPath: "lstm.onnx"))
@@ -13,7 +22,7 @@ import SwiftProtobuf
 public struct ONNXModel {
     /// The parsed protobuf.
     public let proto: Onnx_ModelProto
-    /// The default domain's opset.
+    /// The default domain's opset (7 to 22).
     public let opset: Int
     /// The graph's inputs that must be fed (inputs that are not initializers), in order.
     public let inputNames: [String]
@@ -21,7 +30,14 @@ public struct ONNXModel {
     public let outputNames: [String]
     /// The recurrent nodes, in graph order.
     public let recurrentNodes: [ONNXRecurrentNode]
-    let constants: [String: ONNXTensorValue]
+    /// Initializers, `Constant` outputs and everything computed from them alone (folded at load).
+    let constants: [String: ONNXValue]
+    /// The declared element type of each graph input that declares one (1 float, 6 int32, 7 int64).
+    let inputTypes: [String: Int32]
+    /// The declared dimensions of each graph input (nil for a dynamic axis).
+    let inputShapes: [String: [Int?]]
+    /// The nodes left to run after folding, in order, each with its recurrent node's index.
+    let steps: [(node: ONNXNode, recurrent: Int?)]
     let models: [RecurrentModel]
 
     /// Reads an `.onnx` file. Throws ``ONNXError`` (one line, naming the file) for malformed
@@ -45,160 +61,113 @@ public struct ONNXModel {
         try self.init(proto)
     }
 
-    /// Checks `proto` and builds every recurrent node's model.
+    /// Checks `proto`: every node's operator, attributes and input count, that each input is given
+    /// before it is read (no cycle, nothing missing), the initializers' sizes; folds what depends
+    /// on constants only (so weights computed from initializers are found) and builds every
+    /// recurrent node's model.
     public init(_ proto: Onnx_ModelProto) throws {
         self.proto = proto
         guard proto.hasGraph else { throw ONNXError("the model has no graph") }
         let imports = proto.opsetImport.filter { $0.domain == "" || $0.domain == "ai.onnx" }
         guard let version = imports.first?.version else { throw ONNXError("the model imports no opset of the default domain") }
         guard version >= 7 else { throw ONNXError("opset \(version) is older than 7, the first with today's LSTM/GRU/RNN") }
+        guard version <= 22 else { throw ONNXError("opset \(version) is newer than 22, the last whose operators Recurrent implements") }
         opset = Int(version)
         let graph = proto.graph
-        var constants: [String: ONNXTensorValue] = [:]
-        for t in graph.initializer { constants[t.name] = try t.decoded() }
         if !graph.sparseInitializer.isEmpty { throw ONNXError("sparse initializers are not supported") }
+        var constants: [String: ONNXValue] = [:]
+        for t in graph.initializer { constants[t.name] = try t.decoded() }
         inputNames = graph.input.map(\.name).filter { constants[$0] == nil }
         outputNames = graph.output.map(\.name)
+        var types: [String: Int32] = [:], shapes: [String: [Int?]] = [:]
+        for i in graph.input where constants[i.name] == nil && i.type.tensorType.elemType != 0 {
+            let t = i.type.tensorType
+            guard [1, 6, 7].contains(t.elemType) else {
+                throw ONNXError("graph input '\(i.name)' has element type \(t.elemType); Recurrent feeds float (1), int32 (6) and int64 (7)")
+            }
+            types[i.name] = t.elemType
+            if t.hasShape { shapes[i.name] = t.shape.dim.map { $0.dimValue > 0 ? Int($0.dimValue) : nil } }
+        }
+        inputTypes = types
+        inputShapes = shapes
         var known = Set(inputNames).union(constants.keys)
-        var nodes: [ONNXRecurrentNode] = []
-        for (k, node) in graph.node.enumerated() {
-            let label = node.name.isEmpty ? "\(node.opType) #\(k)" : node.name
-            guard node.domain == "" || node.domain == "ai.onnx" else { throw ONNXError("node '\(label)': operator \(node.domain).\(node.opType) is not supported") }
-            for i in node.input where !i.isEmpty && !known.contains(i) {
-                throw ONNXError("node '\(label)' reads '\(i)', which no graph input, initializer or earlier node gives (a missing input, or a cycle)")
+        var nodes: [ONNXRecurrentNode] = [], steps: [(node: ONNXNode, recurrent: Int?)] = []
+        for (k, p) in graph.node.enumerated() {
+            let node = try ONNXNode(p, index: k, opset: opset)
+            for i in p.input where !i.isEmpty && !known.contains(i) {
+                throw ONNXError("node '\(node.label)' reads '\(i)', which no graph input, initializer or earlier node gives (a missing input, or a cycle)")
             }
-            switch node.opType {
-            case "LSTM", "GRU", "RNN":
-                nodes.append(try ONNXRecurrentNode(node, label: label, constants: constants))
-            case "Identity":
-                guard node.input.count == 1, node.output.count == 1 else { throw ONNXError("Identity node '\(label)' must have one input and one output") }
-                if let c = constants[node.input[0]] { constants[node.output[0]] = c }
-            case "Constant":
-                guard node.output.count == 1, node.attribute.count == 1, node.attribute[0].name == "value", node.attribute[0].type == .tensor else {
-                    throw ONNXError("Constant node '\(label)': only the 'value' attribute (a tensor) is supported")
-                }
-                constants[node.output[0]] = try node.attribute[0].t.decoded()
-            default:
-                throw ONNXError("node '\(label)': operator \(node.opType) is not supported (Recurrent runs LSTM, GRU, RNN, Identity and Constant)")
+            for o in p.output where !o.isEmpty {
+                guard !known.contains(o) else { throw ONNXError("node '\(node.label)' writes '\(o)', which is already given (a graph input, an initializer or an earlier node's output)") }
+                known.insert(o)
             }
-            for o in node.output where !o.isEmpty { known.insert(o) }
+            if node.isRecurrent {
+                nodes.append(try ONNXRecurrentNode(p, label: node.label, constants: constants))
+                steps.append((node, nodes.count - 1))
+            } else if p.input.allSatisfy({ $0.isEmpty || constants[$0] != nil }) {
+                let outputs = try node.apply(p.input.map { $0.isEmpty ? nil : constants[$0] })
+                for (name, v) in zip(p.output, outputs) where !name.isEmpty { constants[name] = v }
+            } else {
+                steps.append((node, nil))
+            }
         }
         for o in outputNames where !known.contains(o) { throw ONNXError("graph output '\(o)' is given by no node") }
-        guard !nodes.isEmpty else { throw ONNXError("the graph has no LSTM, GRU or RNN node") }
         recurrentNodes = nodes
+        self.steps = steps
         self.constants = constants
         models = try nodes.map { try $0.model() }
     }
 
     /// Runs the graph as ONNX Runtime's `session.run(None, feeds)` does: `feeds` by graph input
-    /// name (`sequence_lens` as whole numbers), every graph output returned under its name, in
-    /// ONNX's shapes (`Y` `[T, D, B, H]`, `Y_h` / `Y_c` `[D, B, H]`; batch first with `layout=1`).
+    /// name, every graph output returned under its name (integer outputs as whole floats with
+    /// dtype `i64`). A feed for an integer input (such as `sequence_lens`) must hold whole numbers;
+    /// a feed's shape must match the dimensions the graph declares.
     public func run(_ feeds: [String: TensorData]) throws -> [String: TensorData] {
-        for name in inputNames where feeds[name] == nil { throw ONNXError("no feed for graph input '\(name)' (inputs: \(inputNames.joined(separator: ", ")))") }
-        for name in feeds.keys where !inputNames.contains(name) { throw ONNXError("'\(name)' is not a graph input (inputs: \(inputNames.joined(separator: ", ")))") }
-        var values = constants.mapValues(\.data)
-        values.merge(feeds) { _, fed in fed }
-        var recurrent = zip(recurrentNodes, models).makeIterator()
-        for node in proto.graph.node {
-            switch node.opType {
-            case "LSTM", "GRU", "RNN":
-                let (n, model) = recurrent.next()!
-                try run(n, model: model, values: &values)
-            case "Identity":
-                values[node.output[0]] = values[node.input[0]]
-            default:
-                break  // Constant: already among the constants
-            }
-        }
+        let values = try evaluate(feeds)
         var out: [String: TensorData] = [:]
-        for o in outputNames { out[o] = values[o] }
+        for o in outputNames { out[o] = values[o]!.data }
         return out
     }
 
-    /// One recurrent node: ONNX's inputs to Recurrent's time-major ones, the layer, and back.
-    func run(_ n: ONNXRecurrentNode, model: RecurrentModel, values: inout [String: TensorData]) throws {
-        func fail(_ s: String) -> ONNXError { ONNXError("\(n.kind.rawValue.uppercased()) node '\(n.name)': \(s)") }
-        guard let x = values[n.inputNames.x] else { throw fail("input X '\(n.inputNames.x)' has no value") }
-        guard x.shape.count == 3, x.shape[2] == n.inputSize, x.shape[0] > 0, x.shape[1] > 0 else {
-            throw fail("X is \(x.shape), expected \(n.layout == 0 ? "[T, B, \(n.inputSize)]" : "[B, T, \(n.inputSize)]")")
-        }
-        let (T, B) = n.layout == 0 ? (x.shape[0], x.shape[1]) : (x.shape[1], x.shape[0])
-        let D = n.directions, H = n.hiddenSize
-        var input = n.layout == 0 ? x.scalars : swap01(x.scalars, x.shape[0], x.shape[1], x.shape[2])
-        func state(_ name: String, _ what: String) throws -> Tensor? {
-            if name.isEmpty { return nil }
-            guard let v = values[name] else { throw fail("input \(what) '\(name)' has no value") }
-            let expected = n.layout == 0 ? [D, B, H] : [B, D, H]
-            guard v.shape == expected else { throw fail("\(what) is \(v.shape), expected \(expected)") }
-            return Tensor(shape: [D, B, H], scalars: n.layout == 0 ? v.scalars : swap01(v.scalars, B, D, H))
-        }
-        let h0 = try state(n.inputNames.initialH, "initial_h"), c0 = try state(n.inputNames.initialC, "initial_c")
-        var lengths: [Int]?
-        if !n.inputNames.sequenceLens.isEmpty {
-            guard let v = values[n.inputNames.sequenceLens] else { throw fail("input sequence_lens '\(n.inputNames.sequenceLens)' has no value") }
-            guard v.shape == [B] else { throw fail("sequence_lens is \(v.shape), expected [\(B)]") }
-            let l = try v.scalars.map { s -> Int in
-                guard s == s.rounded(), s >= 1, s <= Float(T) else { throw fail("sequence_lens holds \(s); each length must be a whole number in 1...\(T)") }
-                return Int(s)
+    /// Every value the graph computes for `feeds` (constants included), by name.
+    func evaluate(_ feeds: [String: TensorData]) throws -> [String: ONNXValue] {
+        for name in inputNames where feeds[name] == nil { throw ONNXError("no feed for graph input '\(name)' (inputs: \(inputNames.joined(separator: ", ")))") }
+        for name in feeds.keys where !inputNames.contains(name) { throw ONNXError("'\(name)' is not a graph input (inputs: \(inputNames.joined(separator: ", ")))") }
+        var values = constants
+        for (name, feed) in feeds { values[name] = try value(of: feed, for: name) }
+        for (node, recurrent) in steps {
+            if let r = recurrent {
+                try recurrentNodes[r].run(models[r], values: &values)
+                continue
             }
-            if l.contains(where: { $0 != T }) { lengths = l }
-        }
-        // A reverse-only node is the forward layer run on each sequence reversed within its length.
-        let I = n.inputSize
-        func reversed(_ v: [Float], features F: Int) -> [Float] {
-            var r = v
-            for b in 0..<B {
-                let len = lengths?[b] ?? T
-                for t in 0..<len { for f in 0..<F { r[(t * B + b) * F + f] = v[((len - 1 - t) * B + b) * F + f] } }
+            let inputs = try node.inputs.map { name -> ONNXValue? in
+                if name.isEmpty { return nil }
+                guard let v = values[name] else { throw node.fail("input '\(name)' has no value") }
+                return v
             }
-            return r
+            for (name, v) in zip(node.outputs, try node.apply(inputs)) where !name.isEmpty { values[name] = v }
         }
-        if n.direction == .reverse { input = reversed(input, features: I) }
-        let r: (output: Tensor, h: Tensor, c: Tensor?, prediction: Tensor?)
-        do {
-            r = try withoutGradients { try model(Tensor(shape: [T, B, I], scalars: input), h0: h0, c0: c0, lengths: lengths) }
-        } catch {
-            throw fail("\(error)")
-        }
-        var y = r.output.scalars  // [T, B, D·H]
-        if n.direction == .reverse { y = reversed(y, features: H) }
-        // [T, B, D, H] → [T, D, B, H] (layout 0) or [B, T, D, H] (layout 1).
-        var yOut = [Float](repeating: 0, count: y.count)
-        for t in 0..<T { for b in 0..<B { for d in 0..<D { for h in 0..<H {
-            let src = ((t * B + b) * D + d) * H + h
-            let dst = n.layout == 0 ? ((t * D + d) * B + b) * H + h : ((b * T + t) * D + d) * H + h
-            yOut[dst] = y[src]
-        } } } }
-        func stateOut(_ s: Tensor) -> TensorData {
-            n.layout == 0 ? TensorData(shape: [D, B, H], scalars: s.scalars) : TensorData(shape: [B, D, H], scalars: swap01(s.scalars, D, B, H))
-        }
-        if !n.outputNames.y.isEmpty { values[n.outputNames.y] = TensorData(shape: n.layout == 0 ? [T, D, B, H] : [B, T, D, H], scalars: yOut) }
-        if !n.outputNames.yH.isEmpty { values[n.outputNames.yH] = stateOut(r.h) }
-        if !n.outputNames.yC.isEmpty, let c = r.c { values[n.outputNames.yC] = stateOut(c) }
+        for o in outputNames where values[o] == nil { throw ONNXError("graph output '\(o)' was not computed (an optional output no node gave)") }
+        return values
     }
-}
 
-/// `[A, B, F]` → `[B, A, F]`.
-func swap01(_ v: [Float], _ a: Int, _ b: Int, _ f: Int) -> [Float] {
-    var r = v
-    for i in 0..<a { for j in 0..<b { for k in 0..<f { r[(j * a + i) * f + k] = v[(i * b + j) * f + k] } } }
-    return r
-}
-
-extension RecurrentModel {
-    /// The Recurrent model of a one-node ONNX graph (PyTorch's names, gate orders and shapes; the
-    /// model runs time-major like the node with `layout=0`).
-    ///
-    /// A reverse-only node has no PyTorch equivalent (`nn.LSTM` has no such direction) and is
-    /// refused here; ``ONNXModel/run(_:)`` runs it.
-    public convenience init(onnx: ONNXModel) throws {
-        guard onnx.recurrentNodes.count == 1, let n = onnx.recurrentNodes.first else {
-            throw ONNXError("the graph has \(onnx.recurrentNodes.count) recurrent nodes; a Recurrent model is made from one")
+    /// A feed as a graph value of the input's declared type, its shape checked against the
+    /// declared dimensions.
+    func value(of feed: TensorData, for name: String) throws -> ONNXValue {
+        if let dims = inputShapes[name] {
+            guard dims.count == feed.shape.count, zip(dims, feed.shape).allSatisfy({ $0 == nil || $0 == $1 }) else {
+                throw ONNXError("feed '\(name)' is \(feed.shape), the graph declares [\(dims.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]")
+            }
         }
-        guard n.direction != .reverse else {
-            throw ONNXError("\(n.kind.rawValue.uppercased()) node '\(n.name)': direction reverse has no PyTorch equivalent (run the ONNX model instead)")
+        let integer = inputTypes[name].map { $0 != 1 } ?? ![.f32, .f64, .f16, .bf16, .f8e4m3, .f8e5m2].contains(feed.dtype)
+        guard integer else {
+            if let bad = feed.scalars.firstIndex(where: { !$0.isFinite }) { throw ONNXError("feed '\(name)' holds \(feed.scalars[bad]) at flat index \(bad)") }
+            return ONNXValue(shape: feed.shape, floats: feed.scalars)
         }
-        self.init(n.architecture)
-        try loadStateDict(n.stateDict)
+        let ints = try feed.scalars.enumerated().map { i, v -> Int in
+            guard v.isFinite, v == v.rounded(), abs(v) <= 16_777_216 else { throw ONNXError("feed '\(name)' is an integer input, but holds \(v) at flat index \(i)") }
+            return Int(v)
+        }
+        return ONNXValue(shape: feed.shape, ints: ints)
     }
 }

@@ -48,7 +48,7 @@ public struct ONNXRecurrentNode {
     }
 
     /// Reads `node`, taking the weights from `constants` (initializers and `Constant` outputs).
-    init(_ node: Onnx_NodeProto, label: String, constants: [String: ONNXTensorValue]) throws {
+    init(_ node: Onnx_NodeProto, label: String, constants: [String: ONNXValue]) throws {
         name = label
         func fail(_ s: String) -> ONNXError { ONNXError("\(node.opType) node '\(label)': \(s)") }
         switch node.opType {
@@ -94,10 +94,11 @@ public struct ONNXRecurrentNode {
         func input(_ i: Int) -> String { i < node.input.count ? node.input[i] : "" }
         guard node.input.count <= (kind == .lstm ? 8 : 6) else { throw fail("has \(node.input.count) inputs, the operator takes at most \(kind == .lstm ? 8 : 6)") }
         guard !input(0).isEmpty else { throw fail("input X is missing") }
-        func weight(_ i: Int, _ what: String) throws -> ONNXTensorValue? {
+        func weight(_ i: Int, _ what: String) throws -> ONNXValue? {
             let n = input(i)
             if n.isEmpty { return nil }
-            guard let v = constants[n] else { throw fail("input \(what) ('\(n)') must be an initializer or a Constant; Recurrent does not take weights as graph inputs") }
+            guard let v = constants[n] else { throw fail("input \(what) ('\(n)') must be an initializer or computed from initializers and Constants; Recurrent does not take weights as graph inputs") }
+            guard v.isFloat else { throw fail("input \(what) ('\(n)') is an integer tensor; weights must be float") }
             return v
         }
         guard let w = try weight(1, "W"), let r = try weight(2, "R") else { throw fail("inputs W and R are required") }

@@ -8,22 +8,93 @@ enum ONNXDataType: Int32 {
     var name: String { "\(self)" }
 }
 
-/// An initializer or constant read from a file: its dims and its values as Float (integer tensors,
-/// such as shapes and sequence lengths, are exact below 2²⁴) or, for integer types, as Int.
-struct ONNXTensorValue {
-    var dims: [Int]
-    var floats: [Float]
-    var ints: [Int]?
+/// A value in a graph Recurrent runs: a float32 tensor (the data) or an integer tensor (shape
+/// plumbing: shapes, axes, indices, lengths; ONNX's int32 and int64 both held as Swift `Int`).
+struct ONNXValue {
+    /// The elements, in row-major order.
+    enum Elements {
+        case float([Float])
+        case int([Int])
+    }
 
-    var count: Int { floats.count }
-    var data: TensorData { TensorData(shape: dims, scalars: floats) }
+    /// The most elements a value computed while running a graph may hold (2²⁶, 256 MiB as floats):
+    /// an `Expand` or `ConstantOfShape` whose shape comes from a file cannot exhaust memory.
+    static let maxElements = 1 << 26
+
+    /// The dimensions; `[]` for a scalar.
+    var shape: [Int]
+    var elements: Elements
+
+    init(shape: [Int], floats: [Float]) {
+        precondition(shape.reduce(1, *) == floats.count, "ONNXValue: shape \(shape) for \(floats.count) values")
+        self.shape = shape
+        elements = .float(floats)
+    }
+
+    init(shape: [Int], ints: [Int]) {
+        precondition(shape.reduce(1, *) == ints.count, "ONNXValue: shape \(shape) for \(ints.count) values")
+        self.shape = shape
+        elements = .int(ints)
+    }
+
+    /// The dimensions (the name the recurrent node's code uses).
+    var dims: [Int] { shape }
+    var count: Int {
+        switch elements {
+        case .float(let v): v.count
+        case .int(let v): v.count
+        }
+    }
+    var isFloat: Bool { if case .float = elements { true } else { false } }
+    /// `float` or `int64`, for messages.
+    var typeName: String { isFloat ? "float" : "int64" }
+    /// The values as floats (integers converted).
+    var floats: [Float] {
+        switch elements {
+        case .float(let v): v
+        case .int(let v): v.map(Float.init)
+        }
+    }
+    /// The values of an integer tensor, nil for a float one.
+    var ints: [Int]? { if case .int(let v) = elements { v } else { nil } }
+    /// As the library's tensor data (integers as whole floats, marked `i64`).
+    var data: TensorData { TensorData(shape: shape, scalars: floats, dtype: isFloat ? .f32 : .i64) }
+
+    /// The elements at `indices` (flat positions in this value), shaped `shape`: every operator
+    /// that only moves elements (Transpose, Slice, Gather, Concat, Expand, Split) is one call.
+    func gathered(_ indices: [Int], shape: [Int]) -> ONNXValue {
+        switch elements {
+        case .float(let v): ONNXValue(shape: shape, floats: indices.map { v[$0] })
+        case .int(let v): ONNXValue(shape: shape, ints: indices.map { v[$0] })
+        }
+    }
+
+    /// The same elements under another shape of the same element count.
+    func reshaped(_ shape: [Int]) -> ONNXValue {
+        var r = self
+        r.shape = shape
+        return r
+    }
+}
+
+/// The product of `shape`, or nil when a dimension is negative or the product exceeds
+/// ``ONNXValue/maxElements``.
+func checkedCount(_ shape: [Int]) -> Int? {
+    var count = 1
+    for d in shape {
+        guard d >= 0 else { return nil }
+        let (c, overflow) = count.multipliedReportingOverflow(by: d)
+        guard !overflow, c <= ONNXValue.maxElements else { return nil }
+        count = c
+    }
+    return count
 }
 
 extension Onnx_TensorProto {
     /// The values, checked against the dims: known data type, no external data, a payload of
-    /// exactly `product(dims)` elements.
-    func decoded() throws -> ONNXTensorValue {
-        let what = "initializer '\(name)'"
+    /// exactly `product(dims)` elements (doubles become floats; int32 and int64 stay integers).
+    func decoded(_ what: String? = nil) throws -> ONNXValue {
+        let what = what ?? "initializer '\(name)'"
         if dataLocation == .external || !externalData.isEmpty {
             throw ONNXError("\(what) keeps its data in an external file, which Recurrent does not read (save the model with its data inside: onnx.save(model, path, save_as_external_data=False))")
         }
@@ -50,31 +121,25 @@ extension Onnx_TensorProto {
                 return v
             }
             switch type {
-            case .float: return ONNXTensorValue(dims: dims, floats: (0..<count).map { Float(bitPattern: word($0, UInt32.self)) })
-            case .double: return ONNXTensorValue(dims: dims, floats: (0..<count).map { Float(Double(bitPattern: word($0, UInt64.self))) })
-            case .int32:
-                let ints = (0..<count).map { Int(Int32(bitPattern: word($0, UInt32.self))) }
-                return ONNXTensorValue(dims: dims, floats: ints.map(Float.init), ints: ints)
-            case .int64:
-                let ints = (0..<count).map { Int(Int64(bitPattern: word($0, UInt64.self))) }
-                return ONNXTensorValue(dims: dims, floats: ints.map(Float.init), ints: ints)
+            case .float: return ONNXValue(shape: dims, floats: (0..<count).map { Float(bitPattern: word($0, UInt32.self)) })
+            case .double: return ONNXValue(shape: dims, floats: (0..<count).map { Float(Double(bitPattern: word($0, UInt64.self))) })
+            case .int32: return ONNXValue(shape: dims, ints: (0..<count).map { Int(Int32(bitPattern: word($0, UInt32.self))) })
+            case .int64: return ONNXValue(shape: dims, ints: (0..<count).map { Int(Int64(bitPattern: word($0, UInt64.self))) })
             }
         }
         switch type {
         case .float:
             guard floatData.count == count else { throw mismatch(floatData.count) }
-            return ONNXTensorValue(dims: dims, floats: floatData)
+            return ONNXValue(shape: dims, floats: floatData)
         case .double:
             guard doubleData.count == count else { throw mismatch(doubleData.count) }
-            return ONNXTensorValue(dims: dims, floats: doubleData.map(Float.init))
+            return ONNXValue(shape: dims, floats: doubleData.map(Float.init))
         case .int32:
             guard int32Data.count == count else { throw mismatch(int32Data.count) }
-            let ints = int32Data.map { Int($0) }
-            return ONNXTensorValue(dims: dims, floats: ints.map(Float.init), ints: ints)
+            return ONNXValue(shape: dims, ints: int32Data.map { Int($0) })
         case .int64:
             guard int64Data.count == count else { throw mismatch(int64Data.count) }
-            let ints = int64Data.map { Int($0) }
-            return ONNXTensorValue(dims: dims, floats: ints.map(Float.init), ints: ints)
+            return ONNXValue(shape: dims, ints: int64Data.map { Int($0) })
         }
     }
 
