@@ -242,19 +242,9 @@ import RecurrentONNX
         #expect(eye.dims == [5, 5] && eye.values == (0..<25).map { $0 % 6 == 0 ? 1 : 0 })
     }
 
-    /// Whether `ONNXModel` runs the exporter's helper operators (Squeeze, Transpose, …): the graph
-    /// interpreter of branch onnx-import. Without it the round trip cannot run, and is skipped with
-    /// that comment (remove this condition once the interpreter is merged).
-    static let interpreterRunsExportedGraphs: Bool = {
-        let data: Data
-        do { data = try RecurrentModel(ModelArchitecture(kind: .rnn, inputSize: 1, hiddenSize: 1)).onnxModel().serializedBytes() } catch { return true }
-        do { _ = try ONNXModel(serialized: data); return true } catch let e as ONNXError { return !e.message.contains("is not supported") } catch { return true }
-    }()
-
     /// Export → re-import → run: the same `output`, `h_n`, `c_n`, `prediction` as the model, on a
     /// batch and length the graph does not fix.
-    @Test(.enabled(if: interpreterRunsExportedGraphs, "needs the ONNX graph interpreter (Transpose, Squeeze, Reshape, …; branch onnx-import)"),
-          arguments: cases)
+    @Test(arguments: cases)
     func exportReimportsWithTheSameOutputs(_ c: Case) throws {
         let a = c.architecture, m = Self.model(c)
         let (T, B, D, L, H) = (6, 5, a.bidirectional ? 2 : 1, a.numLayers, a.hiddenSize)
@@ -292,8 +282,7 @@ import RecurrentONNX
     /// Export → `RecurrentModel(onnx:)`: the same architecture (kind, layers, directions, layout,
     /// cell variant, head placement) and the same weights under PyTorch's names (feature input; the
     /// converter reads no embedding).
-    @Test(.enabled(if: interpreterRunsExportedGraphs, "needs RecurrentModel(onnx:) for stacks of nodes (branch onnx-import)"),
-          arguments: cases.filter { $0.architecture.inputEncoding == .features })
+    @Test(arguments: cases.filter { $0.architecture.inputEncoding == .features })
     func exportConvertsBackToTheSameModel(_ c: Case) throws {
         let a = c.architecture, m = Self.model(c)
         let back = try RecurrentModel(onnx: ONNXModel(serialized: m.onnxModel(initialStates: c.initialStates).serializedBytes()))
