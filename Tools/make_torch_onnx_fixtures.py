@@ -18,13 +18,18 @@ exporters:
 
 - ``ts``: ``dynamo=False`` (TorchScript-based), each shape at another opset (9, 11, 12, 13, 14, 17) so
   that Unsqueeze/Squeeze/Slice/Split are met with attributes and with inputs;
-- ``dynamo``: ``dynamo=True`` (onnxscript-based), GRU and LSTM over the grid. For ``nn.RNN`` this
-  exporter unrolls the loop into MatMul/Add/Tanh (Relu) nodes for the example's length (no RNN
-  node, the sequence axis fixed at T=5): ``rnn_*_l1_dynamo_unrolled`` keeps one such graph per
-  nonlinearity, fed T=5 (and B=3); the interpreter runs it, ``RecurrentModel(onnx:)`` refuses it.
+- ``dynamo``: ``dynamo=True`` (onnxscript-based), all four kinds over the grid. For ``nn.RNN`` this
+  exporter writes no RNN node: it unrolls the loop into per-step MatMul/Add/Tanh (Relu) nodes for
+  the example's length (the input projection of all steps one MatMul + Add sliced per step, then
+  per step ``act(h @ W_hhᵀ + b_hh + x_t)``; reverse directions read a flipped projection; the
+  biases keep their PyTorch names, the weights become anonymous transposed constants). Those cases
+  are named ``rnn_*_dynamo_unrolled`` and fed at the export length T=5.
 
-Batch and sequence axes are dynamic: the model is exported on an example of T=5, B=2 and the
-fixture feeds T=7, B=3. Per case ``NAME.onnx`` and ``NAME.safetensors`` holding ``feed.X`` (and
+Batch and sequence axes are asked to be dynamic: the model is exported on an example of T=5, B=2
+and the fixture feeds T=7, B=3. The unrolled graphs keep only the batch dynamic (the script checks
+that their input's time axis is fixed at 5 and the batch axis symbolic), so they are fed T=5, B=3;
+their files also hold PyTorch's outputs for T=7 (``other_length.feed.*``, ``other_length.expect.*``),
+which a model converted from the graph must reproduce (ONNX Runtime cannot run them). Per case ``NAME.onnx`` and ``NAME.safetensors`` holding ``feed.X`` (and
 ``feed.h0`` / ``feed.c0``) and PyTorch's outputs ``expect.output``, ``expect.h_n``,
 ``expect.c_n`` (LSTM), ``expect.prediction`` (with a head); the metadata records the case. ONNX
 Runtime runs every exported file on the same feeds and must agree with PyTorch (asserted).
@@ -218,9 +223,7 @@ def main() -> None:
     for kind in KINDS:
         for shape, (layers, bidirectional, bf, head, states, opset) in SHAPES.items():
             for exporter in ("ts", "dynamo"):
-                unrolled = exporter == "dynamo" and kind.startswith("rnn")
-                if unrolled and shape != "l1":
-                    continue  # unrolled by the exporter (see the docstring): one case per nonlinearity
+                unrolled = exporter == "dynamo" and kind.startswith("rnn")  # (see the docstring)
                 name = f"{kind}_{shape}_{exporter}" + ("_unrolled" if unrolled else "")
                 seed = zlib.crc32(name.encode())
                 torch.manual_seed(seed)
@@ -249,10 +252,21 @@ def main() -> None:
                     worst = max(worst, float(np.abs(got - want).max()))
                 tensors = {f"feed.{k}": v for k, v in feeds.items()}
                 tensors.update({f"expect.{o}": np.ascontiguousarray(v) for o, v in zip(output_names, expected)})
+                if unrolled:  # PyTorch at T=7 too, which the graph cannot run but a converted model can
+                    long = {"X": rng.uniform(-1, 1, (B, T, I) if bf else (T, B, I)).astype(np.float32)}
+                    long.update({k: v for k, v in feeds.items() if k != "X"})
+                    with torch.no_grad():
+                        wanted = [t.numpy() for t in model(*(torch.from_numpy(v) for v in long.values()))]
+                    tensors.update({f"other_length.feed.{k}": v for k, v in long.items()})
+                    tensors.update({f"other_length.expect.{o}": np.ascontiguousarray(v) for o, v in zip(output_names, wanted)})
                 ops = sorted({n.op_type for n in proto.graph.node})
                 opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
                 if unrolled:
                     assert not {"RNN", "LSTM", "GRU"} & set(ops), ops
+                    # What dynamo keeps dynamic: the batch only; the unrolling fixes the length.
+                    dims = proto.graph.input[0].type.tensor_type.shape.dim
+                    time_dim, batch_dim = (dims[1], dims[0]) if bf else (dims[0], dims[1])
+                    assert time_dim.dim_value == EXAMPLE_T and batch_dim.dim_param, (name, dims)
                 metadata = {"unrolled": str(unrolled).lower(), "kind": kind, "layers": str(layers), "bidirectional": str(bidirectional).lower(),
                             "batch_first": str(bf).lower(), "head": head, "exporter": exporter, "opset": str(opset_used),
                             "operators": ",".join(ops)}

@@ -11,6 +11,12 @@ extension RecurrentModel {
     /// `nn.Linear`) with either exporter; the layer's parameters get PyTorch's names
     /// (`weight_ih_l0`, …), the head's `head.weight` / `head.bias`.
     ///
+    /// A graph with no recurrent node is read as an unrolled `nn.RNN` (what the dynamo exporter
+    /// writes for it: per-step `MatMul` / `Add` / `Tanh` or `Relu`; see `ONNXUnrolledRecurrence`):
+    /// each layer's `W_ih`, `W_hh`, biases and nonlinearity are recovered from the steps, which
+    /// must all share them. Such a graph is fixed at its export length (it runs only sequences of
+    /// that many steps, checked here at that length); the converted model runs any length.
+    ///
     /// The graph inputs must be the sequence and, optionally, the initial hidden and cell states
     /// (`[D·L, B, H]`, as PyTorch takes them) and `sequence_lens` (which the model takes as
     /// `lengths` when it runs).
@@ -21,7 +27,8 @@ extension RecurrentModel {
     /// (`output`, `h_n`, `c_n`, `prediction`; a one-node graph's `Y`, `Y_h`, `Y_c` in ONNX's shapes).
     ///
     /// - Throws: ``ONNXError`` saying what the graph does that the model cannot express: no
-    ///   recurrent node (an exporter that unrolled the loop), a reverse-only node, layers that
+    ///   recurrent node nor unrolled recurrence, unrolled steps that do not share their weights,
+    ///   biases or nonlinearity, a reverse-only node, layers that
     ///   differ, a graph input that is not one of the above, a second head, or outputs that differ
     ///   from the model's on the probe.
     public convenience init(onnx: ONNXModel) throws {
@@ -48,6 +55,9 @@ extension RecurrentModel {
 struct ONNXConversion {
     let onnx: ONNXModel
     let nodes: [ONNXRecurrentNode]
+    /// The recurrence an exporter unrolled, when the graph has no recurrent node; `nodes` then
+    /// stand for its layers.
+    let unrolled: ONNXUnrolledRecurrence?
     /// The graph inputs: the sequence, and the initial states when the graph takes them.
     let x: String, h0: String?, c0: String?
     /// The graph input of `sequence_lens`, which the model takes as `lengths` when it runs.
@@ -56,16 +66,19 @@ struct ONNXConversion {
     var head: (weight: [Float], bias: [Float]?, outputs: Int, input: String)?
     /// Whether the sequence is batch-first: the node's layout when the first node reads the graph
     /// input itself, else tried both ways on the probe (time-major first).
-    var batchFirstCandidates: [Bool] { nodes[0].inputNames.x == x ? [nodes[0].layout == 1] : [false, true] }
+    var batchFirstCandidates: [Bool] {
+        if let unrolled { return unrolled.batchFirstCandidates(declared: onnx.inputShapes[x] ?? []) }
+        return nodes[0].inputNames.x == x ? [nodes[0].layout == 1] : [false, true]
+    }
     static let (probeT, probeB) = (5, 3)
 
     init(_ onnx: ONNXModel) throws {
         self.onnx = onnx
-        let nodes = onnx.recurrentNodes
-        self.nodes = nodes
-        guard let first = nodes.first else {
-            throw ONNXError("the graph has no LSTM, GRU or RNN node (an exporter that unrolls the recurrence, as torch.onnx.export(dynamo=True) does for nn.RNN, leaves none): there is no recurrent layer to convert")
-        }
+        // No recurrent node: an unrolled recurrence (dynamo's nn.RNN), read as layers.
+        let unrolled = onnx.recurrentNodes.isEmpty ? try ONNXUnrolledRecurrence(onnx) : nil
+        let nodes = unrolled?.layers ?? onnx.recurrentNodes
+        (self.nodes, self.unrolled) = (nodes, unrolled)
+        guard let first = nodes.first else { throw ONNXError("the graph has no LSTM, GRU or RNN node: there is no recurrent layer to convert") }
         func name(_ n: ONNXRecurrentNode) -> String { "\(n.kind.rawValue.uppercased()) node '\(n.name)'" }
         for (k, n) in nodes.enumerated() {
             guard n.direction != .reverse else { throw ONNXError("\(name(n)): direction reverse has no PyTorch equivalent (run the ONNX model instead)") }
@@ -81,7 +94,9 @@ struct ONNXConversion {
         }
 
         // What each value depends on: graph inputs by name, recurrent node k's output Y as
-        // "\u{1}Y<k>" and its final states as "\u{1}S<k>".
+        // "\u{1}Y<k>" and its final states as "\u{1}S<k>" (an unrolled layer k's steps as "\u{1}Y<k>").
+        var unrolledLayer: [String: Int] = [:]
+        for (k, names) in (unrolled?.activations ?? []).enumerated() { for n in names { unrolledLayer[n] = k } }
         var deps: [String: Set<String>] = [:]
         for i in onnx.inputNames { deps[i] = [i] }
         var recurrentIndex = 0
@@ -90,7 +105,8 @@ struct ONNXConversion {
             let d = p.input.reduce(into: Set<String>()) { $0.formUnion(deps[$1] ?? []) }
             for i in p.input where !i.isEmpty { consumers[i, default: []].append(p) }
             for (slot, o) in p.output.enumerated() where !o.isEmpty {
-                deps[o] = ONNXNode.recurrentOperators.contains(p.opType) ? d.union(["\u{1}\(slot == 0 ? "Y" : "S")\(recurrentIndex)"]) : d
+                deps[o] = ONNXNode.recurrentOperators.contains(p.opType) ? d.union(["\u{1}\(slot == 0 ? "Y" : "S")\(recurrentIndex)"])
+                    : unrolledLayer[o].map { d.union(["\u{1}Y\($0)"]) } ?? d
             }
             if ONNXNode.recurrentOperators.contains(p.opType) { recurrentIndex += 1 }
         }
@@ -120,7 +136,10 @@ struct ONNXConversion {
         // The head: the MatMul or Gemm reading the last layer's output (or final state, as
         // `head(h_n[-1])` does: the last step's output of a forward layer) with constant weights.
         let last: Set = ["\u{1}Y\(nodes.count - 1)", "\u{1}S\(nodes.count - 1)"], F = first.directions * first.hiddenSize
-        let heads = onnx.proto.graph.node.filter { ($0.opType == "MatMul" || $0.opType == "Gemm") && $0.input.contains { !(deps[$0] ?? []).isDisjoint(with: last) } }
+        let recurrence = unrolled?.nodeIndices ?? []
+        let heads = onnx.proto.graph.node.enumerated().filter { k, p in
+            !recurrence.contains(k) && (p.opType == "MatMul" || p.opType == "Gemm") && p.input.contains { !(deps[$0] ?? []).isDisjoint(with: last) }
+        }.map(\.element)
         guard heads.count <= 1 else { throw ONNXError("\(heads.count) MatMul/Gemm nodes read the last layer's output; a RecurrentModel has one Linear head") }
         guard let h = heads.first else { return }
         let label = "\(h.opType) node '\(h.name)'"

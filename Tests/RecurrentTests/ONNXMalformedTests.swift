@@ -219,7 +219,76 @@ import Testing
         #expect(throws: ONNXError("graph input 'extra' is neither the sequence, the sequence lengths, the initial hidden state nor the initial cell state of the recurrent layers")) {
             try RecurrentModel(onnx: ONNXModel(m))
         }
-        // No recurrent node at all.
-        #expect(throws: ONNXError.self) { try RecurrentModel(onnx: ONNXModel(Self.model([Self.node("Tanh", ["x"], ["y"])]))) }
+        // No recurrent node at all, and no unrolled one.
+        #expect(throws: ONNXError("the graph has no LSTM, GRU or RNN node and no unrolled recurrence (Tanh or Relu of a sum of two products by constant matrices): there is no recurrent layer to convert")) {
+            try RecurrentModel(onnx: ONNXModel(Self.model([Self.node("Tanh", ["x"], ["y"])])))
+        }
     }
+
+    // MARK: Unrolled recurrences that are not an nn.RNN
+
+    /// dynamo's unrolled nn.RNN (`rnn_tanh_l1_dynamo_unrolled`: steps `tanh` … `tanh_4`, the
+    /// state product of step t reading step t−1's activation), edited so that it is not one
+    /// `nn.RNN` layer any more; the graph still runs, conversion refuses it with one line.
+    @Test(arguments: ["state matrix of step 3", "no b_ih", "bias of step 2", "activation of step 4", "loose constant", "reverse names swapped"])
+    func unrolledRecurrenceRefused(_ variant: String) throws {
+        let bidirectional = variant == "reverse names swapped"
+        let file = bidirectional ? "rnn_tanh_l1_bi_head_states_dynamo_unrolled" : "rnn_tanh_l1_dynamo_unrolled"
+        let url = Fixtures.root.appendingPathComponent("onnx_torch/\(file).onnx")
+        var m = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: url))
+        let nodes = m.graph.node
+        func index(_ op: String, reading value: String) throws -> Int { try #require(nodes.firstIndex { $0.opType == op && $0.input.contains(value) }) }
+        func scaledCopy(_ name: String, as copy: String) throws {
+            var t = try #require(m.graph.initializer.first { $0.name == name })
+            let v = try t.decoded()
+            t = Onnx_TensorProto(name: copy, floats: v.floats.map { $0 * 1.5 }, dims: v.shape)
+            m.graph.initializer.append(t)
+        }
+        let text: String
+        switch variant {
+        case "state matrix of step 3":  // each step its own W_hh
+            let k = try index("MatMul", reading: "tanh_2")
+            try scaledCopy(nodes[k].input[1], as: "other_w_hh")
+            m.graph.node[k].input[1] = "other_w_hh"
+            text = "step 3 ('\(nodes[try index("Tanh", reading: "add_3")].name)') of the unrolled recurrence starting at '\(nodes[try index("Tanh", reading: "add")].name)' multiplies the state by another matrix than its first step"
+        case "no b_ih":  // x·W_ihᵀ without its bias
+            let k = try index("Add", reading: "rnn.bias_ih_l0")
+            m.graph.node[k] = Self.node("Identity", [nodes[k].input[0]], nodes[k].output)
+            text = "adds b_hh but no b_ih; nn.RNN has both biases or neither"
+        case "bias of step 2":
+            let k = try index("Add", reading: "val_39")
+            try scaledCopy("rnn.bias_hh_l0", as: "other_b_hh")
+            m.graph.node[k].input[1] = "other_b_hh"
+            text = "adds other biases than its first step"
+        case "activation of step 4":
+            m.graph.node[try index("Tanh", reading: "add_4")].opType = "Relu"
+            text = "applies Relu, the first step Tanh"
+        case "loose constant":  // a constant added to the step's sum, not to a product
+            let k = try index("Tanh", reading: "add_2")
+            try scaledCopy("rnn.bias_hh_l0", as: "shift")
+            m.graph.node.insert(Self.node("Add", ["add_2", "shift"], ["shifted"]), at: k)
+            m.graph.node[k + 1].input[0] = "shifted"
+            text = "adds constant 'shift', which is not added to a product by a constant matrix"
+        default:  // the forward direction's biases named …_reverse: taken as the reverse direction, the probe refuses it
+            func swapped(_ n: String) -> String { !n.hasPrefix("rnn.bias") ? n : n.hasSuffix("_reverse") ? String(n.dropLast(8)) : n + "_reverse" }
+            for i in m.graph.initializer.indices { m.graph.initializer[i].name = swapped(m.graph.initializer[i].name) }
+            for i in m.graph.node.indices { m.graph.node[i].input = m.graph.node[i].input.map(swapped) }
+            text = "equals none of the converted model's outputs"
+        }
+        let onnx = try ONNXModel(m)
+        let feeds = Dictionary(uniqueKeysWithValues: onnx.inputNames.map { ($0, Self.data([$0 == "X" ? 5 : 2, 2, $0 == "X" ? 3 : 4]).scaledDown) })
+        #expect(throws: Never.self) { try onnx.run(feeds) }
+        do {
+            _ = try RecurrentModel(onnx: onnx)
+            Issue.record("\(variant): converted")
+        } catch let e as ONNXError {
+            #expect(e.description.contains(text), "\(variant): \(e)")
+            #expect(!e.description.contains("\n"), "\(variant)")
+        }
+    }
+}
+
+private extension TensorData {
+    /// Values in (-1, 1), so that the unrolled graphs stay finite.
+    var scaledDown: TensorData { TensorData(shape: shape, scalars: scalars.map { Foundation.sin($0) }) }
 }
