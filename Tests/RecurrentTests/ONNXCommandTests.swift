@@ -98,6 +98,33 @@ import RecurrentONNX
         #expect(try RecurrentModel.load(from: dir.file("trained.safetensors")).architecture == model.architecture)
     }
 
+    /// dynamo's unrolled nn.RNN (no RNN node): `inspect` shows the fixed length in the input's
+    /// shape and the model it converts to; `import` writes that model, which runs another length.
+    @Test func importAndInspectUnrolled() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (rnn, f) = try Self.fixture("onnx_torch", "rnn_tanh_l2_bi_bf_head_states_dynamo_unrolled")
+        let inspect = try CommandRunner.run(["inspect", rnn])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(inspect.stdout.contains("inputs: X float [batch, 5, 3]; h0 float [4, batch, 4]"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("as a Recurrent model: RNN(input 3, hidden 4, layers 2, nonlinearity tanh, bidirectional, batch-first) + head Linear(8 → 2) at 'head'"),
+                "\(inspect.stdout)")
+        let imported = try CommandRunner.run(["import", rnn, "--output", dir.path("m.safetensors")])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let model = try RecurrentModel.load(from: dir.file("m.safetensors"))
+        let h0 = try f.tensor("other_length.feed.h0")
+        let p = try withoutGradients { try model(try f.tensor("other_length.feed.X"), h0: h0).prediction }
+        expectClose(p, shape: try f.shape("other_length.expect.prediction"), try f.values("other_length.expect.prediction"), "imported, T=7")
+
+        // A graph with neither a recurrent node nor an unrolled recurrence: import refuses it.
+        let none = Fixtures.root.appendingPathComponent("onnx_torch/ops/activations.onnx").path
+        let r = try CommandRunner.run(["import", none, "--output", dir.path("n.safetensors")])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("no LSTM, GRU or RNN node and no unrolled recurrence"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("n.safetensors")))
+    }
+
     @Test func badUseFailsCleanly() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
