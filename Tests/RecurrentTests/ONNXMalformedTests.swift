@@ -288,6 +288,23 @@ import Testing
     }
 }
 
+extension ONNXGraphMalformedTests {
+    /// One unrolled step, `tanh(x·W_ihᵀ + b_ih + h0·W_hhᵀ + b_hh)` (an export at length 1): which
+    /// product is the state's cannot be told, so conversion refuses it (the graph still runs).
+    @Test func unrolledRecurrenceOfOneStepRefused() throws {
+        func n(_ op: String, _ inputs: [String], _ outputs: [String]) -> Onnx_NodeProto { Self.node(op, inputs, outputs) }
+        let nodes = [n("MatMul", ["x", "w_ih_t"], ["a"]), n("Add", ["a", "b_ih"], ["b"]), n("MatMul", ["h0", "w_hh_t"], ["c"]),
+                     n("Add", ["c", "b_hh"], ["d"]), n("Add", ["d", "b"], ["e"]), n("Tanh", ["e"], ["y"])]
+        let floats: [String: ([Float], [Int])] = ["w_ih_t": ((0..<12).map { Float($0) / 12 }, [3, 4]), "w_hh_t": ((0..<16).map { Float($0) / 16 }, [4, 4]),
+                                                  "b_ih": ([0.1, 0.2, 0.3, 0.4], [4]), "b_hh": ([0.4, 0.3, 0.2, 0.1], [4])]
+        let onnx = try ONNXModel(Self.model(nodes, inputs: ["x", "h0"], floats: floats))
+        #expect(throws: Never.self) { try onnx.run(["x": Self.data([1, 2, 3]), "h0": Self.data([1, 2, 4])]) }
+        #expect(throws: ONNXError("Tanh node 'the_tanh' is an unrolled recurrence of one step, which does not tell the state's matrix from the input's; export at a length of 2 or more")) {
+            try RecurrentModel(onnx: onnx)
+        }
+    }
+}
+
 private extension TensorData {
     /// Values in (-1, 1), so that the unrolled graphs stay finite.
     var scaledDown: TensorData { TensorData(shape: shape, scalars: scalars.map { Foundation.sin($0) }) }
