@@ -46,6 +46,7 @@ struct ONNXUnrolledRecurrence {
     private struct Step {
         var act: Int
         var products: [(node: Int, bias: String?)]
+        var nodes: Set<Int>  // the activation, its sums, slicing and products
         var state: Int? = nil  // index into `products` of the state's product
         var previous: Int? = nil  // the previous step's activation node
     }
@@ -65,7 +66,7 @@ struct ONNXUnrolledRecurrence {
         let reshaping: Set = ["Identity", "Unsqueeze", "Squeeze", "Reshape", "Slice", "Gather", "Transpose", "Split", "Flatten"]
 
         // The steps: each activation's sum of products (+ constant vectors) through Add and slicing.
-        var steps: [Int: Step] = [:], members = Set<Int>()
+        var steps: [Int: Step] = [:]
         for (k, p) in graph.enumerated() where (p.opType == "Tanh" || p.opType == "Relu") && p.input.count == 1 {
             var products: [(node: Int, bias: String?)] = [], loose: [String] = [], seen = Set<Int>(), nodes: Set = [k]
             var queue = [p.input[0]]
@@ -93,8 +94,7 @@ struct ONNXUnrolledRecurrence {
             if let b = loose.first {
                 throw ONNXError("\(p.opType) node '\(label(k))' adds constant '\(b)', which is not added to a product by a constant matrix; an unrolled nn.RNN step adds b_ih to x·W_ihᵀ and b_hh to h·W_hhᵀ")
             }
-            steps[k] = Step(act: k, products: products)
-            members.formUnion(nodes)
+            steps[k] = Step(act: k, products: products, nodes: nodes)
         }
         guard !steps.isEmpty else {
             throw ONNXError("the graph has no LSTM, GRU or RNN node and no unrolled recurrence (Tanh or Relu of a sum of two products by constant matrices): there is no recurrent layer to convert")
@@ -126,13 +126,13 @@ struct ONNXUnrolledRecurrence {
         } }
 
         // Chains, from each first step; its state product is the one with the next step's W_hhᵀ.
-        var chains: [[Step]] = []
+        // A lone step (a Tanh after a head, say) is left to the rest of the conversion, unless
+        // there is nothing else.
+        var chains: [[Step]] = [], lone: [Int] = []
         for k in steps.keys.sorted() where steps[k]!.previous == nil {
             var chain = [steps[k]!]
             while let n = next[chain.last!.act] { chain.append(steps[n]!) }
-            guard chain.count > 1 else {
-                throw ONNXError("\(graph[k].opType) node '\(label(k))' is an unrolled recurrence of one step, which does not tell the state's matrix from the input's; export at a length of 2 or more")
-            }
+            guard chain.count > 1 else { lone.append(k); continue }
             let whh = matrix(chain[1].products[chain[1].state!].node)!
             let candidates = chain[0].products.indices.filter { same(matrix(chain[0].products[$0].node)!, whh) }
             guard candidates.count == 1 else {
@@ -140,6 +140,10 @@ struct ONNXUnrolledRecurrence {
             }
             chain[0].state = candidates[0]
             chains.append(chain)
+        }
+
+        if chains.isEmpty, let k = lone.first {
+            throw ONNXError("\(graph[k].opType) node '\(label(k))' is an unrolled recurrence of one step, which does not tell the state's matrix from the input's; export at a length of 2 or more")
         }
 
         // Each chain's parameters, the same at every step.
@@ -168,6 +172,9 @@ struct ONNXUnrolledRecurrence {
             }
             guard (c.bih == nil) == (c.bhh == nil) else {
                 throw ONNXError("\(name) adds \(c.bih == nil ? "b_hh but no b_ih" : "b_ih but no b_hh"); nn.RNN has both biases or neither")
+            }
+            for (what, w) in [("W_ihᵀ", c.wih), ("W_hhᵀ", c.whh)] + [c.bih, c.bhh].compactMap({ $0.map { ("bias '\($0)'", onnx.constants[$0]!) } }) {
+                if let bad = w.floats.firstIndex(where: { !$0.isFinite }) { throw ONNXError("\(name): \(what) holds \(w.floats[bad]) at flat index \(bad)") }
             }
             for b in [c.bih, c.bhh].compactMap({ $0 }) where onnx.constants[b]!.count != H {
                 throw ONNXError("\(name): bias '\(b)' has \(onnx.constants[b]!.count) values, the hidden size is \(H)")
@@ -211,7 +218,7 @@ struct ONNXUnrolledRecurrence {
         }
         self.layers = layers
         self.activations = activations
-        nodeIndices = members
+        nodeIndices = chains.reduce(into: Set<Int>()) { set, chain in for s in chain { set.formUnion(s.nodes) } }
     }
 }
 
