@@ -107,7 +107,23 @@ public final class Conv2d: Module {
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Conv2d.Padding = .valid,
                    stride: (height: Int, width: Int) = (1, 1)) throws -> Tensor {
     let geometry = try ConvGeometry(input: x.shape, weight: weight.shape, bias: bias?.shape, padding: padding, stride: stride)
-    return Conv2dFunction.apply(x, weight: weight, bias: bias, geometry: geometry)
+    return Conv2dFunction.apply([x], weight: weight, bias: bias, geometry: geometry)
+}
+
+/// The convolution of the concatenation of `parts` along the channels (`conv2d(cat(parts, 1))`)
+/// without building the concatenation: the recurrent cells' `[x, h]`.
+///
+/// - Parameter parts: `[B, Cₚ, H, W]` each, equal but for Cₚ; `Σ Cₚ = Cᵢ`.
+func conv2d(concatenationOf parts: [Tensor], weight: Tensor, bias: Tensor?, padding: Conv2d.Padding,
+            stride: (height: Int, width: Int) = (1, 1)) throws -> Tensor {
+    let first = parts[0].shape
+    for p in parts where p.rank != 4 || first.count != 4 || p.shape[0] != first[0] || p.shape[2...] != first[2...] {
+        throw RecurrentError.shapeMismatch("conv2d: the parts \(parts.map(\.shape)) do not concatenate along the channels")
+    }
+    var geometry = try ConvGeometry(input: [first[0], parts.reduce(0) { $0 + $1.shape[1] }, first[2], first[3]],
+                                    weight: weight.shape, bias: bias?.shape, padding: padding, stride: stride)
+    geometry.partChannels = parts.map { $0.shape[1] }
+    return Conv2dFunction.apply(parts, weight: weight, bias: bias, geometry: geometry)
 }
 
 /// The sizes of one convolution, validated: everything the kernels need.
@@ -116,6 +132,9 @@ struct ConvGeometry: Equatable {
     var outChannels: Int, kernelHeight: Int, kernelWidth: Int
     var padTop: Int, padLeft: Int, strideHeight: Int, strideWidth: Int
     var outHeight: Int, outWidth: Int
+    /// The channels of each part of the input (``conv2d(concatenationOf:weight:bias:padding:stride:)``);
+    /// `[inChannels]` for one tensor.
+    var partChannels: [Int]
 
     /// K: the length of one patch (a row of the weight matrix).
     var patch: Int { inChannels * kernelHeight * kernelWidth }
@@ -160,5 +179,6 @@ struct ConvGeometry: Equatable {
         }
         outHeight = (height + padH - kernelHeight) / strideHeight + 1
         outWidth = (width + padW - kernelWidth) / strideWidth + 1
+        partChannels = [inChannels]
     }
 }

@@ -69,11 +69,13 @@ public final class ConvGRU: ConvRecurrentCell {
 ///   - x: `[B, Cᵢ, H, W]`.
 /// - Returns: `(1 − z) ⊙ h + z ⊙ q`, `[B, C, H, W]`.
 func convGRUUpdate(h: Tensor, x: Tensor, convz: Conv2d, convr: Conv2d, convq: Conv2d) throws -> Tensor {
-    let hx = concat([h, x], axis: 1)
-    let z = sigmoid(try convz(hx))
-    let r = sigmoid(try convr(hx))
-    let q = tanh(try convq(concat([r * h, x], axis: 1)))
-    return h + z * (q - h)  // (1 − z) ⊙ h + z ⊙ q
+    // z and r read the same [h, x]: one convolution with the weights stacked, [2C, C + Cᵢ, kH, kW].
+    let weight = concat([convz.weight, convr.weight], axis: 0)
+    let bias = convz.bias.flatMap { bz in convr.bias.map { concat([bz, $0], axis: 0) } }
+    let a = try conv2d(concatenationOf: [h, x], weight: weight, bias: bias, padding: convz.padding)  // [B, 2C, H, W]
+    let (z, resetHidden) = convGRUGates(a, h: h)                                                   // σ(a_z), σ(a_r) ⊙ h
+    let aq = try conv2d(concatenationOf: [resetHidden, x], weight: convq.weight, bias: convq.bias, padding: convq.padding)
+    return convGRUBlend(h: h, z: z, candidate: aq)                                                 // (1 − z) ⊙ h + z ⊙ tanh(a_q)
 }
 
 extension ConvRecurrentLayer where Cell == ConvGRU {

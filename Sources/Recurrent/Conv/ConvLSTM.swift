@@ -65,18 +65,8 @@ public final class ConvLSTMCell: ConvRecurrentCell {
             throw RecurrentError.shapeMismatch(
                 "ConvLSTMCell: the peepholes are for \(peepholes.input.shape[1])x\(peepholes.input.shape[2]) frames, got input \(x.shape)")
         }
-        let (h, c) = state
-        let a = try conv(concat([x, h], axis: 1))  // [B, 4C, H, W]
-        let gate = { (k: Int) in a.narrowed(axis: 1, start: k * self.hiddenChannels, length: self.hiddenChannels) }
-        var (ai, af, ao) = (gate(0), gate(1), gate(2))
-        if let peepholes {
-            ai = ai + peepholes.input * c
-            af = af + peepholes.forget * c
-        }
-        let (i, f, g) = (sigmoid(ai), sigmoid(af), tanh(gate(3)))
-        let cNext = f * c + i * g
-        if let peepholes { ao = ao + peepholes.output * cNext }
-        return (sigmoid(ao) * tanh(cNext), cNext)
+        let a = try conv2d(concatenationOf: [x, state.h], weight: conv.weight, bias: conv.bias, padding: conv.padding)  // [B, 4C, H, W]
+        return convLSTMPointwise(a, c: state.c, peepholes: peepholes)
     }
 
     /// ``callAsFunction(_:state:)`` with the state as `[h, c]`.
