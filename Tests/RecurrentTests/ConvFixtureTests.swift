@@ -71,6 +71,26 @@ import Testing
         }
     }
 
+    /// The convolution of parts read in place (the cells' `[x, h]`) equals the convolution of their
+    /// concatenation, on a size shared over threads, with gradients for the parts that want one.
+    @Test(arguments: [[true, true], [false, true], [true, false]])
+    func partsMatchConcatenation(_ wanted: [Bool]) throws {
+        let a = Tensor(shape: [2, 5, 20, 33], scalars: testValues(2 * 5 * 660, seed: 5), requiresGrad: wanted[0])
+        let b = Tensor(shape: [2, 60, 20, 33], scalars: testValues(2 * 60 * 660, seed: 6), requiresGrad: wanted[1])
+        let conv = Conv2d(inChannels: 65, outChannels: 7, kernelSize: (1, 5), padding: .explicit(height: 0, width: 2))
+        let y = try Recurrent.conv2d(concatenationOf: [a, b], weight: conv.weight, bias: conv.bias, padding: conv.padding)
+        weightedSum(y, seed: 7).backward()
+        let (gradA, gradB, gradW) = (a.grad?.scalars, b.grad?.scalars, conv.weight.grad!.scalars)
+        #expect((gradA != nil) == wanted[0] && (gradB != nil) == wanted[1])
+        a.zeroGrad(); b.zeroGrad(); conv.zeroGrad()
+        let joined = try conv(concat([a, b], axis: 1))
+        weightedSum(joined, seed: 7).backward()
+        #expect(y.scalars == joined.scalars)
+        if let gradA { expectClose(gradA, a.grad!.scalars, rtol: 1e-5, atol: 1e-6, "d part 0") }
+        if let gradB { expectClose(gradB, b.grad!.scalars, rtol: 1e-5, atol: 1e-6, "d part 1") }
+        expectClose(gradW, conv.weight.grad!.scalars, rtol: 1e-5, atol: 1e-6, "dweight")
+    }
+
     /// Central differences through the convolution, on tiny shapes with padding on one side
     /// (`.same` with an even kernel) and a stride.
     @Test(arguments: [("3x3 pad 1", 3, 3, Conv2d.Padding.explicit(height: 1, width: 1), 1),

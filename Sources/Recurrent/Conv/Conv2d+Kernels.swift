@@ -170,8 +170,9 @@ final class Conv2dFunction: FusedFunction {
                     for block in 0..<g.blocksPerImage {
                         let columns = g.columns(ofBlock: block)
                         for (p, partChannels) in g.partChannels.enumerated() where wanted[p] {
-                            let channels = max(shareChannels.lowerBound, offsets[p]) ..< min(shareChannels.upperBound, offsets[p + 1])
-                            if channels.isEmpty { continue }
+                            let (first, end) = (max(shareChannels.lowerBound, offsets[p]), min(shareChannels.upperBound, offsets[p + 1]))
+                            if first >= end { continue }
+                            let channels = first..<end
                             let rows = channels.lowerBound * kernelArea ..< channels.upperBound * kernelArea
                             // dcols[rows, columns] = Wₘ[:, rows]ᵀ · dy_b[:, columns]; c points at column 0.
                             operand.multiply(into: dcols.base - columns.lowerBound, ldc: columns.count, w + rows.lowerBound,
