@@ -32,8 +32,28 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repetitions after the warm-up.") var `repeat` = 10
     @Flag(help: "Print one JSON object on one line.") var json = false
     @Flag(help: "With --json, include every repetition's time.") var times = false
+    @Option(help: "Time a convolution instead: conv (one Conv2d, --input-size → --hidden-size channels), convgru or sepconvgru (one RAFT step, hidden --hidden-size, input --input-size), convlstm (a ConvLSTM layer over --seq-len frames).")
+    var conv: String?
+    @Option(help: "With --conv: the kernel, e.g. 3x3, 1x5 (conv, convlstm).") var kernel = "3x3"
+    @Option(help: "With --conv: the frame height.") var height = 55
+    @Option(help: "With --conv: the frame width.") var width = 128
 
     func validate() throws {
+        if let conv {
+            guard ["conv", "convgru", "sepconvgru", "convlstm"].contains(conv) else {
+                throw ValidationError("--conv must be conv, convgru, sepconvgru or convlstm, got '\(conv)'")
+            }
+            guard convKernel != nil else { throw ValidationError("--kernel must be HxW with odd sizes from 1 to 31, e.g. 3x3, got '\(kernel)'") }
+            for (name, value) in [("--input-size", inputSize), ("--hidden-size", hiddenSize), ("--batch", batch), ("--seq-len", seqLen),
+                                  ("--height", height), ("--width", width), ("--threads", threads), ("--repeat", `repeat`)] {
+                try checkCount(name, value, in: 1...4096)
+            }
+            let frames = conv == "convlstm" ? seqLen : 1
+            guard batch * frames * (inputSize + 4 * hiddenSize) * height * width <= Self.maxFloats / 4 else {
+                throw ValidationError("--conv \(conv): the batch, channels and frames need more than \(Self.maxFloats / 4) floats")
+            }
+            return
+        }
         guard ["lstm", "gru", "rnn-tanh", "rnn-relu", "matmul", "peak"].contains(mode) else {
             throw ValidationError("--mode must be lstm, gru, rnn-tanh, rnn-relu, matmul or peak, got '\(mode)'")
         }
@@ -100,6 +120,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         Kernels.setThreadCount(threads)
+        if conv != nil { return try runConvolution() }
         manualSeed(0)
         let a = Tensor.randomNormal([batch, inputSize]), b = Tensor.randomNormal([inputSize, hiddenSize])
         let options = Self.variants[variant]!
@@ -161,6 +182,70 @@ struct Bench: ParsableCommand {
         } else {
             print("\(mode)\(variant == "standard" ? "" : " " + variant) I=\(inputSize) H=\(hiddenSize) B=\(batch) T=\(seqLen) layers=\(layers)\(bidirectional ? " bidirectional" : "") \(train ? "train" : "forward") threads=\(threads)")
             print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s  peak RSS %.0f MB", minimum, median, gflops, peakMB))
+        }
+    }
+}
+
+extension Bench {
+    /// `--kernel` as (kH, kW), odd sizes only.
+    var convKernel: (Int, Int)? {
+        let parts = kernel.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ $0 >= 1 && $0 <= 31 && $0 % 2 == 1 }) else { return nil }
+        return (parts[0], parts[1])
+    }
+
+    /// Times `--conv`: inputs (and the state) require gradients, as inside a network.
+    func runConvolution() throws {
+        manualSeed(0)
+        let (kh, kw) = convKernel!
+        let (b, ci, c, h, w) = (batch, inputSize, hiddenSize, height, width)
+        let work: () throws -> Tensor
+        var flops: Double
+        switch conv! {
+        case "conv":
+            let layer = Conv2d(inChannels: ci, outChannels: c, kernelSize: (kh, kw), padding: .same)
+            let x = Tensor.randomNormal([b, ci, h, w], requiresGrad: true)
+            work = { try layer(x) }
+            let macs: Int = b * c * ci * kh * kw
+            flops = 2 * Double(macs * h * w)
+        case "convgru":
+            let cell = ConvGRU(hiddenChannels: c, inputChannels: ci)
+            let (hs, x) = (Tensor.randomNormal([b, c, h, w], requiresGrad: true), Tensor.randomNormal([b, ci, h, w], requiresGrad: true))
+            work = { try cell(h: hs, x: x) }
+            let macs: Int = b * c * (c + ci) * 9 * h * w
+            flops = 6 * Double(macs)
+        case "sepconvgru":
+            let cell = SepConvGRU(hiddenChannels: c, inputChannels: ci)
+            let (hs, x) = (Tensor.randomNormal([b, c, h, w], requiresGrad: true), Tensor.randomNormal([b, ci, h, w], requiresGrad: true))
+            work = { try cell(h: hs, x: x) }
+            let macs: Int = b * c * (c + ci) * 5 * h * w
+            flops = 12 * Double(macs)
+        default:
+            let layer = ConvLSTM(inputChannels: ci, hiddenChannels: c, kernelSize: (kh, kw))
+            let x = Tensor.randomNormal([seqLen, b, ci, h, w], requiresGrad: true)
+            work = { try layer(x).output }
+            let perStep: Int = b * 4 * c * (ci + c) * kh * kw
+            flops = 2 * Double(seqLen * perStep * h * w)
+        }
+        if train { flops *= 3 }
+        func once() throws {
+            if train { try work().sum().backward() } else { _ = try withoutGradients(work) }
+        }
+        try once()  // warm-up
+        var measured: [Double] = []
+        for _ in 0..<`repeat` {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try once()
+            measured.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        let sorted = measured.sorted()
+        let (minimum, median) = (sorted[0], sorted[sorted.count / 2])
+        let gflops = flops / (minimum / 1e3) / 1e9
+        if json {
+            print("{\"conv\":\"\(conv!)\",\"kernel\":\"\(kernel)\",\"input_size\":\(ci),\"hidden_size\":\(c),\"batch\":\(b),\"height\":\(h),\"width\":\(w),\"seq_len\":\(seqLen),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
+        } else {
+            print("\(conv!) \(kernel) Cin=\(ci) C=\(c) B=\(b) \(h)x\(w)\(conv == "convlstm" ? " T=\(seqLen)" : "") \(train ? "train" : "forward") threads=\(threads)")
+            print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s", minimum, median, gflops))
         }
     }
 }
