@@ -214,6 +214,17 @@ void rk_denormals_flushed_end(unsigned saved);
 /// loop cannot be removed). Timed from outside, it gives one core's FMA ceiling.
 double rk_fma_peak(long iterations, rk_isa isa, float *sink);
 
+/// Convolution (conv.c). im2col: the patches that output positions [n0, n1) read, as the columns
+/// of `cols` `[C · kh · kw, n1 − n0]` (row stride ldc): row (c, i, j), column n − n0 holds
+/// x[c, oh · stride_h + i − pad_t, ow · stride_w + j − pad_l] (0 outside the input), where
+/// n = oh · w_out + ow; x: `[C, H, W]`.
+void rk_im2col(float *cols, long ldc, const float *x, long C, long H, long W, long kh, long kw, long pad_t, long pad_l,
+               long stride_h, long stride_w, long w_out, long n0, long n1);
+/// Its transpose: adds each element of `dcols` (laid out as rk_im2col's `cols`) to the element of
+/// dx `[C, H, W]` it was read from.
+void rk_col2im_add(float *dx, const float *dcols, long ldc, long C, long H, long W, long kh, long kw, long pad_t,
+                   long pad_l, long stride_h, long stride_w, long w_out, long n0, long n1);
+
 #ifdef __cplusplus
 }
 #endif
