@@ -109,6 +109,7 @@ struct Inspect: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     func run() throws {
+        if try inspectConvModel(options) { return }  // ConvModelCommands.swift
         let url = URL(fileURLWithPath: options.model)
         let file = try SafeTensorsFile.read(from: url)
         let model = try options.load()
@@ -143,6 +144,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try checkDistinct(output: output, from: [options.model] + arrays.paths)
+        if try runConvModel(options, arrays, output: output) { return }  // ConvModelCommands.swift
         let model = try options.load()
         model.eval()
         let (x, h, c, l) = try arrays.read()
@@ -213,6 +215,7 @@ struct Fit: ParsableCommand {
 
     func run() throws {
         try checkDistinct(output: output, from: [input, target, h0, c0, lengths])
+        if try fitConvModel(self) { return }  // ConvModelCommands.swift
         let model = try options.load()
         let x = try readArray(input, name: "input"), y = try readArray(target, name: "target")
         let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }

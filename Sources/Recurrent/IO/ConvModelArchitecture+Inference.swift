@@ -1,3 +1,5 @@
+import Foundation
+
 extension ConvModelArchitecture {
     /// The key that names each kind, and where it sits in a module.
     private static func anchor(_ key: String, shape: [Int]) -> (kind: Kind, prefix: String, cellList: Bool)? {
@@ -5,11 +7,12 @@ extension ConvModelArchitecture {
         func component(_ suffix: String) -> String? {
             key == suffix ? "" : key.hasSuffix("." + suffix) ? String(key.dropLast(suffix.count)) : nil
         }
-        if let p = component("cell_list.0.conv.weight") { return (.convLSTM, p, true) }
-        if key.hasSuffix(".conv.weight"), key.range(of: #"cell_list\.[0-9]+\.conv\.weight$"#, options: .regularExpression) != nil { return nil }
-        if let p = component("conv.weight") { return (.convLSTM, p, false) }
-        if let p = component("convz.weight") { return (.convGRU, p, false) }
-        if let p = component("convz1.weight") { return (.sepConvGRU, p, false) }
+        for (name, kind) in [("conv.weight", Kind.convLSTM), ("convz.weight", .convGRU), ("convz1.weight", .sepConvGRU)] {
+            if let p = component("cell_list.0." + name) { return (kind, p, true) }
+            // A later layer's key is not a module of its own.
+            if key.range(of: #"(^|\.)cell_list\.[0-9]+\."# + name.replacingOccurrences(of: ".", with: "\\.") + "$", options: .regularExpression) != nil { return nil }
+            if let p = component(name) { return (kind, p, false) }
+        }
         return nil
     }
 
@@ -39,27 +42,27 @@ extension ConvModelArchitecture {
         }
         let w = tensors[key]!.shape
         let prefix = found.prefix
-        var hidden = w[0], kernel = w[3]
+        var hidden = w[0], kernel = (w[2], w[3])
         switch found.kind {
         case .convLSTM:
             guard w[0] % 4 == 0 else { throw ModelFileError("'\(shown(key))' has \(w[0]) output channels: not the 4 gates (i, f, o, g) of a ConvLSTM") }
             hidden = w[0] / 4
-            guard w[2] == w[3] else { throw ModelFileError("'\(shown(key))' has a \(w[2])×\(w[3]) kernel; a ConvLSTM's is square") }
         case .convGRU:
             guard w[2] == w[3] else { throw ModelFileError("'\(shown(key))' has a \(w[2])×\(w[3]) kernel; a ConvGRU's is square") }
         case .sepConvGRU:
             guard w[2] == 1 else { throw ModelFileError("'\(shown(key))' has a \(w[2])×\(w[3]) kernel; SepConvGRU's first convolutions are 1×k") }
-            kernel = w[3]
+            kernel = (w[3], w[3])
         }
         guard hidden > 0, w[1] > hidden else {
             throw ModelFileError("'\(shown(key))' \(w) reads \(w[1]) channels: not the \(hidden) hidden channels plus at least one input channel")
         }
         var layers = 1
-        if found.cellList { while tensors[prefix + "cell_list.\(layers).conv.weight"] != nil { layers += 1 } }
+        let anchorName = key.split(separator: ".").suffix(2).joined(separator: ".")   // conv.weight, convz.weight, convz1.weight
+        if found.cellList { while tensors[prefix + "cell_list.\(layers)." + anchorName] != nil { layers += 1 } }
         let cell = found.cellList ? "cell_list.0." : ""
         let peephole = tensors[prefix + cell + "w_ci"]
         let frameSize = peephole.flatMap { $0.shape.count == 3 ? Array($0.shape[1...]) : nil }
-        self.init(kind: found.kind, inputChannels: w[1] - hidden, hiddenChannels: hidden, kernelSize: kernel, numLayers: layers,
+        self.init(kind: found.kind, inputChannels: w[1] - hidden, hiddenChannels: hidden, kernelSize: kernel.0, kernelWidth: kernel.1, numLayers: layers,
                   bias: tensors[String(key.dropLast("weight".count)) + "bias"] != nil, peephole: peephole != nil,
                   frameSize: frameSize ?? (peephole != nil ? [] : nil), batchFirst: batchFirst, prefix: prefix, cellList: found.cellList)
     }

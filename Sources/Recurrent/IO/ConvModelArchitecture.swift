@@ -6,11 +6,14 @@ import Foundation
 ///
 /// The keys are the common PyTorch implementations' names, under any ``prefix``:
 ///
-/// | kind         | keys (each `.weight` `[C_out, C_in, kH, kW]`, `.bias` `[C_out]`) |
+/// | kind         | keys of one cell (each `.weight` `[C_out, C_in, kH, kW]`, `.bias` `[C_out]`) |
 /// |--------------|-------------------------------------------------------------------|
-/// | `convlstm`   | `cell_list.{l}.conv` `[4·Cₕ, Cᵢ + Cₕ, k, k]` (ndrplz/ConvLSTM_pytorch), or `conv` for one cell; peepholes `cell_list.{l}.w_ci`, `w_cf`, `w_co` `[Cₕ, H, W]` |
+/// | `convlstm`   | `conv` `[4·Cₕ, Cᵢ + Cₕ, k, k]` (ndrplz/ConvLSTM_pytorch); peepholes `w_ci`, `w_cf`, `w_co` `[Cₕ, H, W]` |
 /// | `convgru`    | `convz`, `convr`, `convq` `[Cₕ, Cₕ + Cᵢ, 3, 3]` (RAFT's `ConvGRU`) |
 /// | `sepconvgru` | `convz1`, `convr1`, `convq1` `[Cₕ, Cₕ + Cᵢ, 1, 5]`, `convz2`, `convr2`, `convq2` `[Cₕ, Cₕ + Cᵢ, 5, 1]` (RAFT's `SepConvGRU`) |
+///
+/// A stack of layers (``ConvRecurrentLayer``) has each cell's keys under `cell_list.{l}.`
+/// (``cellList``); a single cell's, such as RAFT's `update_block.gru.`, sit directly under the prefix.
 ///
 /// Inputs are `[T, B, Cᵢ, H, W]` (`[B, T, …]` with ``batchFirst``), states `[L, B, Cₕ, H, W]`.
 public struct ConvModelArchitecture: Equatable, Sendable, CustomStringConvertible {
@@ -39,11 +42,14 @@ public struct ConvModelArchitecture: Equatable, Sendable, CustomStringConvertibl
     public var inputChannels: Int
     /// `Cₕ`: channels of the hidden state (and of the output).
     public var hiddenChannels: Int
-    /// The kernel's side: `k × k` (ConvLSTM, ConvGRU), or the long side of SepConvGRU's `1 × k` and `k × 1`.
+    /// The kernel's height `kH` of a ConvLSTM (3 for ConvGRU), or the long side `k` of
+    /// SepConvGRU's `1 × k` and `k × 1` kernels (5).
     public var kernelSize: Int
-    /// `L`: stacked layers (ConvLSTM only; the GRUs of RAFT are one cell).
+    /// The kernel's width `kW` of a ConvLSTM (``kernelSize`` for the GRUs).
+    public var kernelWidth: Int
+    /// `L`: stacked layers.
     public var numLayers: Int = 1
-    /// Whether the convolutions have biases.
+    /// Whether the convolutions have biases (RAFT's GRUs always do).
     public var bias = true
     /// ConvLSTM with Shi et al.'s Hadamard peepholes `[Cₕ, H, W]`: they fix the frame size.
     public var peephole = false
@@ -53,21 +59,23 @@ public struct ConvModelArchitecture: Equatable, Sendable, CustomStringConvertibl
     public var batchFirst = false
     /// Key prefix of the module (`"update_block.gru."`, `"encoder."`), or `""`.
     public var prefix = ""
-    /// ConvLSTM: keys under `cell_list.{l}.` (a layer) rather than directly under ``prefix`` (one cell).
+    /// Keys under `cell_list.{l}.` (a layer) rather than directly under ``prefix`` (one cell, one layer).
     public var cellList = true
 
     /// Creates an architecture description.
-    public init(kind: Kind, inputChannels: Int, hiddenChannels: Int, kernelSize: Int? = nil, numLayers: Int = 1, bias: Bool = true,
+    /// `kernelSize` is the kernel's height and, unless `kernelWidth` is given, its width.
+    public init(kind: Kind, inputChannels: Int, hiddenChannels: Int, kernelSize: Int? = nil, kernelWidth: Int? = nil, numLayers: Int = 1, bias: Bool = true,
                 peephole: Bool = false, frameSize: [Int]? = nil, batchFirst: Bool = false, prefix: String = "", cellList: Bool = true) {
         (self.kind, self.inputChannels, self.hiddenChannels) = (kind, inputChannels, hiddenChannels)
         self.kernelSize = kernelSize ?? (kind == .sepConvGRU ? 5 : 3)
+        self.kernelWidth = kernelWidth ?? self.kernelSize
         (self.numLayers, self.bias, self.peephole, self.frameSize) = (numLayers, bias, peephole, frameSize)
-        (self.batchFirst, self.prefix, self.cellList) = (batchFirst, prefix, kind == .convLSTM ? cellList : false)
+        (self.batchFirst, self.prefix, self.cellList) = (batchFirst, prefix, cellList)
     }
 
     /// A one-line summary, e.g. `ConvLSTM(input 16, hidden 32, kernel 3×3, layers 2) at 'encoder'`.
     public var description: String {
-        let kernel = kind == .sepConvGRU ? "kernels 1×\(kernelSize), \(kernelSize)×1" : "kernel \(kernelSize)×\(kernelSize)"
+        let kernel = kind == .sepConvGRU ? "kernels 1×\(kernelSize), \(kernelSize)×1" : "kernel \(kernelSize)×\(kernelWidth)"
         var parts = ["input \(inputChannels)", "hidden \(hiddenChannels)", kernel, "layers \(numLayers)"]
         if !bias { parts.append("no bias") }
         if peephole, let frameSize { parts.append("peephole \(frameSize[0])×\(frameSize[1])") }
@@ -84,9 +92,9 @@ public struct ConvModelArchitecture: Equatable, Sendable, CustomStringConvertibl
     /// The metadata written to `__metadata__` (all values strings).
     public var metadata: [String: String] {
         var m = ["format": "recurrent", "kind": kind.rawValue, "input_channels": "\(inputChannels)", "hidden_channels": "\(hiddenChannels)",
-                 "kernel_size": "\(kernelSize)", "num_layers": "\(numLayers)", "bias": "\(bias)", "batch_first": "\(batchFirst)",
+                 "kernel_size": kernelWidth == kernelSize ? "\(kernelSize)" : "\(kernelSize),\(kernelWidth)", "num_layers": "\(numLayers)", "bias": "\(bias)", "batch_first": "\(batchFirst)",
                  "prefix": prefix]
-        if kind == .convLSTM { m["cell_list"] = "\(cellList)" }
+        m["cell_list"] = "\(cellList)"
         if peephole, let frameSize {
             m["peephole"] = "true"
             m["frame_size"] = "\(frameSize[0]),\(frameSize[1])"
@@ -113,8 +121,12 @@ public struct ConvModelArchitecture: Equatable, Sendable, CustomStringConvertibl
             guard let v = Bool(s) else { throw ModelFileError("metadata '\(key)' is not true/false: \(shown(s))") }
             return v
         }
+        let kernel = (m["kernel_size"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard (1...2).contains(kernel.count), let kH = kernel[0], let kW = kernel.last!, kH >= 0, kW >= 0 else {
+            throw ModelFileError("metadata 'kernel_size' must be 'k' or 'kH,kW', got \(shown(m["kernel_size"] ?? "absent"))")
+        }
         self.init(kind: kind, inputChannels: try int("input_channels"), hiddenChannels: try int("hidden_channels"),
-                  kernelSize: try int("kernel_size"), numLayers: try int("num_layers"), bias: try bool("bias", default: true),
+                  kernelSize: kH, kernelWidth: kW, numLayers: try int("num_layers"), bias: try bool("bias", default: true),
                   peephole: try bool("peephole", default: false), batchFirst: try bool("batch_first", default: false),
                   prefix: m["prefix"] ?? "", cellList: try bool("cell_list", default: true))
         if peephole {
@@ -137,14 +149,24 @@ public struct ConvModelArchitecture: Equatable, Sendable, CustomStringConvertibl
     /// the GRUs), peepholes only on a ConvLSTM, and at most ``ModelArchitecture/maxParameters`` parameters.
     /// - Throws: ``ModelFileError`` naming the size and the limit.
     public func validate() throws {
-        for (name, value) in [("input_channels", inputChannels), ("hidden_channels", hiddenChannels), ("kernel_size", kernelSize)] {
+        for (name, value) in [("input_channels", inputChannels), ("hidden_channels", hiddenChannels), ("kernel_size", kernelSize), ("kernel width", kernelWidth)] {
             guard value > 0, value <= Self.maxSize else { throw ModelFileError("\(name) must be between 1 and \(Self.maxSize), got \(value)") }
         }
-        guard kernelSize % 2 == 1 else { throw ModelFileError("kernel_size must be odd (padding k/2 keeps the frame's size), got \(kernelSize)") }
-        guard (1...(kind == .convLSTM ? Self.maxLayers : 1)).contains(numLayers) else {
-            throw ModelFileError("num_layers must be between 1 and \(kind == .convLSTM ? Self.maxLayers : 1) for \(kind.displayName), got \(numLayers)")
+        guard kernelSize % 2 == 1, kernelWidth % 2 == 1 else {
+            throw ModelFileError("the kernel's sides must be odd (padding k/2 keeps the frame's size), got \(kernelSize)×\(kernelWidth)")
         }
-        guard kind == .convLSTM || !peephole else { throw ModelFileError("peepholes need a ConvLSTM") }
+        switch kind {
+        case .convLSTM: break
+        case .convGRU, .sepConvGRU:
+            let k = kind == .convGRU ? 3 : 5
+            guard kernelSize == k, kernelWidth == k, bias, !peephole else {
+                throw ModelFileError("\(kind.displayName) is RAFT's: kernel_size \(k), biases, no peepholes; got kernel_size \(kernelSize), bias \(bias), peephole \(peephole)")
+            }
+        }
+        guard (1...Self.maxLayers).contains(numLayers) else {
+            throw ModelFileError("num_layers must be between 1 and \(Self.maxLayers), got \(numLayers)")
+        }
+        guard cellList || numLayers == 1 else { throw ModelFileError("several layers need keys under cell_list.{l}. (cell_list true)") }
         if peephole {
             guard let frameSize, frameSize.count == 2, frameSize.allSatisfy({ (1...Self.maxSize).contains($0) }) else {
                 throw ModelFileError("peepholes need a frame size of two sides in 1...\(Self.maxSize), got \(frameSize.map { "\($0)" } ?? "none")")
@@ -164,25 +186,25 @@ public struct ConvModelArchitecture: Equatable, Sendable, CustomStringConvertibl
     /// The name and shape of every parameter, computed without allocating them (the sizes are
     /// assumed in range: call ``validate()`` for sizes from outside).
     var parameterShapes: [(name: String, shape: [Int])] {
-        let (ci, ch, k) = (inputChannels, hiddenChannels, kernelSize)
+        let (ci, ch, k, kw) = (inputChannels, hiddenChannels, kernelSize, kernelWidth)
         func conv(_ name: String, _ out: Int, _ inp: Int, _ kh: Int, _ kw: Int) -> [(name: String, shape: [Int])] {
             [(prefix + name + ".weight", [out, inp, kh, kw])] + (bias ? [(prefix + name + ".bias", [out])] : [])
         }
-        switch kind {
-        case .convLSTM:
-            return (0..<numLayers).flatMap { l -> [(name: String, shape: [Int])] in
-                let cell = cellList ? "cell_list.\(l)." : ""
-                var shapes = conv(cell + "conv", 4 * ch, (l == 0 ? ci : ch) + ch, k, k)
+        return (0..<numLayers).flatMap { l -> [(name: String, shape: [Int])] in
+            let cell = cellList ? "cell_list.\(l)." : "", cin = l == 0 ? ci : ch
+            switch kind {
+            case .convLSTM:
+                var shapes = conv(cell + "conv", 4 * ch, cin + ch, k, kw)
                 if peephole, let frameSize {
                     shapes += ["w_ci", "w_cf", "w_co"].map { (prefix + cell + $0, [ch, frameSize[0], frameSize[1]]) }
                 }
                 return shapes
+            case .convGRU:
+                return ["convz", "convr", "convq"].flatMap { conv(cell + $0, ch, ch + cin, k, k) }
+            case .sepConvGRU:
+                return ["convz1", "convr1", "convq1"].flatMap { conv(cell + $0, ch, ch + cin, 1, k) }
+                    + ["convz2", "convr2", "convq2"].flatMap { conv(cell + $0, ch, ch + cin, k, 1) }
             }
-        case .convGRU:
-            return ["convz", "convr", "convq"].flatMap { conv($0, ch, ch + ci, k, k) }
-        case .sepConvGRU:
-            return ["convz1", "convr1", "convq1"].flatMap { conv($0, ch, ch + ci, 1, k) }
-                + ["convz2", "convr2", "convq2"].flatMap { conv($0, ch, ch + ci, k, 1) }
         }
     }
 
