@@ -31,7 +31,7 @@ func inspectConvModel(_ options: ModelOptions) throws -> Bool {
     if file.metadata["format"] == "recurrent-frame-predictor" {
         let model = try FramePredictor.load(from: url)
         let c = model.configuration
-        description = "frame predictor (\(c.frameSize)×\(c.frameSize) frames as \(c.mapSize)×\(c.mapSize) maps of \(c.patchSize * c.patchSize) channels): encoder \(model.encoder.architecture) + forecaster \(model.forecaster.architecture) + readout Conv2d(\(c.hiddenChannels) → \(c.patchSize * c.patchSize), 1×1) at 'readout' (from metadata)"
+        description = "frame predictor (\(c.frameSize)×\(c.frameSize) frames as \(c.mapSize)×\(c.mapSize) maps of \(c.patchSize * c.patchSize) channels): encoder \(model.encoder.architecture) + forecaster \(model.forecaster.architecture) + readout Conv2d(\(c.hiddenChannels) + \(c.patchSize * c.patchSize) → \(c.patchSize * c.patchSize), 1×1) at 'readout' (from metadata)"
         count = model.parameterCount
     } else {
         let model = try loadConvModel(options, file)

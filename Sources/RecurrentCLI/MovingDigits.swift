@@ -27,9 +27,9 @@ struct MovingDigitsCommand: ParsableCommand {
     @Option(help: "Side of the patches that become channels (the frame side must be a multiple).") var patchSize = 4
     @Option(help: "Frames seen.") var inputFrames = 10
     @Option(help: "Frames predicted.") var futureFrames = 10
-    @Option(help: "Training updates.") var steps = 600
-    @Option(help: "Sequences per update.") var batchSize = 16
-    @Option(name: .customLong("lr"), help: "Adam learning rate.") var learningRate: Float = 2e-3
+    @Option(help: "Training updates.") var steps = 300
+    @Option(help: "Sequences per update.") var batchSize = 8
+    @Option(name: .customLong("lr"), help: "Adam learning rate.") var learningRate: Float = 5e-3
     @Option(help: "Test sequences scored at the end.") var testSequences = 256
     @Option(help: "Where to write the trained model (.safetensors).") var output = "moving-digits.safetensors"
     @OptionGroup var example: ExampleOptions
@@ -92,7 +92,9 @@ struct MovingDigitsCommand: ParsableCommand {
         let scores = try model.evaluate(test, inputFrames: inputFrames)
         print("test MSE per pixel on \(testSequences) sequences, by predicted frame:")
         print("frame      " + (1...futureFrames).map { String(format: "%7d", inputFrames + $0) }.joined() + "     mean")
-        for (name, mse) in [(model.encoder.architecture.kind.displayName, scores.model), ("last frame", scores.baseline)] {
+        let seen = test.narrowed(axis: 0, start: 0, length: inputFrames), truth = test.narrowed(axis: 0, start: inputFrames, length: futureFrames)
+        let blank = try frameMSE(Tensor.zeros(truth.shape), truth)
+        for (name, mse) in [(model.encoder.architecture.kind.displayName, scores.model), ("last frame", scores.baseline), ("blank frame", blank)] {
             print(name.padding(toLength: 11, withPad: " ", startingAt: 0) + mse.map { String(format: "%7.4f", $0) }.joined()
                   + String(format: "   %.4f", mse.reduce(0, +) / Float(mse.count)))
         }
@@ -102,7 +104,6 @@ struct MovingDigitsCommand: ParsableCommand {
 
         try model.save(to: URL(fileURLWithPath: output))
         let folder = try example.plotsFolder(besides: output)
-        let seen = test.narrowed(axis: 0, start: 0, length: inputFrames), truth = test.narrowed(axis: 0, start: inputFrames, length: futureFrames)
         let rows = (0..<min(2, testSequences)).flatMap { b in
             [("input \(b + 1)", seen.selecting([b], alongAxis: 1), 1), ("true \(b + 1)", truth.selecting([b], alongAxis: 1), inputFrames + 1),
              ("predicted \(b + 1)", scores.prediction.selecting([b], alongAxis: 1), inputFrames + 1)]

@@ -36,7 +36,7 @@ import Testing
         var source = try MovingDigits(digits: MovingDigits.builtInDigits(count: 10, seed: 0).downsampled(), frameSize: 8, seed: 1)
         let frames = source.batch(3, frames: 5)
         let (input, future) = (frames.narrowed(axis: 0, start: 0, length: 3), frames.narrowed(axis: 0, start: 3, length: 2))
-        let z = try model.logits(input, futureFrames: 2).scalars.map(Double.init)
+        let z = try model.logits(input, future: future).scalars.map(Double.init)
         let y = framesToPatches(future, patchSize: 2).scalars.map(Double.init)
         let expected = zip(z, y).map { z, y in -(y * log(1 / (1 + exp(-z))) + (1 - y) * log(1 - 1 / (1 + exp(-z)))) }.reduce(0, +) / Double(z.count)
         let first = try model.loss(input: input, future: future)

@@ -1,16 +1,19 @@
 import Foundation
 
 /// Next-frame prediction with an encoder–forecaster of convolutional recurrent layers (Shi et al.
-/// 2015, "Convolutional LSTM Network", §3.2 and §4.1; Srivastava et al. 2015's composite model
-/// without its reconstruction branch).
+/// 2015, "Convolutional LSTM Network", §3.2 and §4.1, with the conditional forecaster of
+/// Srivastava et al. 2015, §2.3).
 ///
 /// 1. Each `S × S` frame is cut into `p × p` patches, which become channels: `[1, S, S]` →
 ///    `[p², S/p, S/p]` (Shi et al. turn 64×64 frames into 16×16 maps of 16 channels so).
 /// 2. The encoder (``ConvLSTM`` or ``ConvGRU``) reads the input frames.
-/// 3. The forecaster, the same kind and size, starts from the encoder's final states and runs
-///    for the future frames without input (a zero channel).
-/// 4. A 1×1 ``Conv2d`` readout turns each forecaster output into `p²` channels, a sigmoid makes
-///    them pixel values in (0, 1), and the patches are put back into frames.
+/// 3. The forecaster, the same kind and size, starts from the encoder's final states; at each
+///    step it reads the frame before the one it predicts: the last input frame first, then, in
+///    training, the true frames (teacher forcing) and, when predicting, its own predictions.
+/// 4. A 1×1 ``Conv2d`` readout turns each forecaster output, beside the frame it read (a skip
+///    connection, so that copying the last frame is one linear map away and the recurrent layers
+///    learn the motion), into `p²` channels; a sigmoid makes them pixel values in (0, 1), and the
+///    patches are put back into frames.
 ///
 /// ```swift
 /// let model = FramePredictor(FramePredictor.Configuration())         // ConvLSTM, 64×64 frames, 4×4 patches
@@ -24,7 +27,7 @@ import Foundation
 /// ```
 ///
 /// Saved as one safetensors file: the encoder under `encoder.`, the forecaster under
-/// `forecaster.`, the readout under `readout.`, the configuration in `__metadata__`
+/// `forecaster.`, the readout (`[p², Cₕ + p², 1, 1]`) under `readout.`, the configuration in `__metadata__`
 /// (`format` `recurrent-frame-predictor`).
 public final class FramePredictor: Module {
     /// The sizes.
@@ -69,9 +72,9 @@ public final class FramePredictor: Module {
     public let configuration: Configuration
     /// Reads the input frames' patches: `p²` channels in.
     public let encoder: ConvRecurrentModel
-    /// Runs on from the encoder's states, with one zero channel as input.
+    /// Runs on from the encoder's states, reading the frame before each one it predicts (`p²` channels in).
     public let forecaster: ConvRecurrentModel
-    /// 1×1, hidden channels → `p²` pixel logits.
+    /// 1×1, the forecaster's hidden channels and the `p²` channels of the frame it read → `p²` pixel logits.
     public let readout: Conv2d
     /// Training mode.
     public var isTraining = true
@@ -84,9 +87,9 @@ public final class FramePredictor: Module {
         let c = configuration, patch = c.patchSize * c.patchSize
         encoder = ConvRecurrentModel(ConvModelArchitecture(kind: c.cell, inputChannels: patch, hiddenChannels: c.hiddenChannels,
                                                            kernelSize: c.kernelSize, numLayers: c.numLayers, prefix: "encoder."))
-        forecaster = ConvRecurrentModel(ConvModelArchitecture(kind: c.cell, inputChannels: 1, hiddenChannels: c.hiddenChannels,
+        forecaster = ConvRecurrentModel(ConvModelArchitecture(kind: c.cell, inputChannels: patch, hiddenChannels: c.hiddenChannels,
                                                               kernelSize: c.kernelSize, numLayers: c.numLayers, prefix: "forecaster."))
-        readout = Conv2d(inChannels: c.hiddenChannels, outChannels: patch, kernelSize: 1)
+        readout = Conv2d(inChannels: c.hiddenChannels + patch, outChannels: patch, kernelSize: 1)
     }
 
     /// The encoder's, the forecaster's and the readout's parameters under their file names.
@@ -94,24 +97,56 @@ public final class FramePredictor: Module {
         encoder.namedParameters + forecaster.namedParameters + prefixed("readout", readout.namedParameters)
     }
 
-    /// The readout's logits for the future frames, in patches: `[T', B, p², S/p, S/p]`.
-    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` unless `input` is `[T, B, 1, S, S]`.
-    public func logits(_ input: Tensor, futureFrames: Int) throws -> Tensor {
+    private func checkInput(_ input: Tensor) throws {
         let c = configuration
         guard input.rank == 5, input.shape[2] == 1, input.shape[3] == c.frameSize, input.shape[4] == c.frameSize, input.shape[0] > 0, input.shape[1] > 0 else {
             throw RecurrentError.shapeMismatch("FramePredictor: the input must be [T, B, 1, \(c.frameSize), \(c.frameSize)] with T, B ≥ 1, got \(input.shape)")
         }
-        guard futureFrames > 0 else { throw RecurrentError.invalidValue("FramePredictor: futureFrames must be positive, got \(futureFrames)") }
-        let B = input.shape[1], m = c.mapSize
-        let seen = try encoder(framesToPatches(input, patchSize: c.patchSize))
-        let (future, _, _) = try forecaster(Tensor.zeros([futureFrames, B, 1, m, m]), h0: seen.h, c0: seen.c)
-        let flat = try readout(future.reshaped([futureFrames * B, c.hiddenChannels, m, m]))   // [T'·B, p², m, m]
-        return flat.reshaped([futureFrames, B, c.patchSize * c.patchSize, m, m])
     }
 
-    /// The predicted future frames `[T', B, 1, S, S]`, pixels in (0, 1), after `input` `[T, B, 1, S, S]`.
+    /// The readout's logits `[T', B, p², m, m]` for forecaster outputs `[T', B, Cₕ, m, m]` and the
+    /// frames it read `[T', B, p², m, m]`.
+    private func readoutLogits(_ output: Tensor, read frames: Tensor) throws -> Tensor {
+        let (T, B, m, patch) = (output.shape[0], output.shape[1], configuration.mapSize, configuration.patchSize * configuration.patchSize)
+        let both = concat([output, frames], axis: 2).reshaped([T * B, configuration.hiddenChannels + patch, m, m])
+        return try readout(both).reshaped([T, B, patch, m, m])   // [T·B, p², m, m] per step
+    }
+
+    /// The logits of each future frame in patches, `[T', B, p², S/p, S/p]`, with the forecaster
+    /// reading the true frames before them (teacher forcing): what training compares with `future`.
+    /// - Throws: ``RecurrentError/shapeMismatch(_:)`` unless `input` is `[T, B, 1, S, S]` and
+    ///   `future` `[T', B, 1, S, S]`.
+    public func logits(_ input: Tensor, future: Tensor) throws -> Tensor {
+        try checkInput(input)
+        try checkInput(future)
+        guard future.shape[1] == input.shape[1] else {
+            throw RecurrentError.shapeMismatch("FramePredictor: the future frames \(future.shape) must have the input's batch (\(input.shape))")
+        }
+        let p = configuration.patchSize, T = future.shape[0]
+        let seen = try encoder(framesToPatches(input, patchSize: p))
+        let last = input.narrowed(axis: 0, start: input.shape[0] - 1, length: 1)
+        let before = T == 1 ? last : concat([last, future.narrowed(axis: 0, start: 0, length: T - 1)], axis: 0)
+        let read = framesToPatches(before, patchSize: p)
+        let (output, _, _) = try forecaster(read, h0: seen.h, c0: seen.c)
+        return try readoutLogits(output, read: read)
+    }
+
+    /// The predicted future frames `[T', B, 1, S, S]`, pixels in (0, 1), after `input` `[T, B, 1, S, S]`:
+    /// each predicted frame is the forecaster's input for the next.
     public func callAsFunction(_ input: Tensor, futureFrames: Int) throws -> Tensor {
-        try patchesToFrames(sigmoid(logits(input, futureFrames: futureFrames)), patchSize: configuration.patchSize)
+        try checkInput(input)
+        guard futureFrames > 0 else { throw RecurrentError.invalidValue("FramePredictor: futureFrames must be positive, got \(futureFrames)") }
+        let p = configuration.patchSize
+        var (_, h, c) = try encoder(framesToPatches(input, patchSize: p))
+        var frame = framesToPatches(input.narrowed(axis: 0, start: input.shape[0] - 1, length: 1), patchSize: p)   // [1, B, p², m, m]
+        var predicted: [Tensor] = []
+        for _ in 0..<futureFrames {
+            let step = try forecaster(frame, h0: h, c0: c)
+            (h, c) = (step.h, step.c)
+            frame = sigmoid(try readoutLogits(step.output, read: frame))
+            predicted.append(frame)
+        }
+        return patchesToFrames(concat(predicted, axis: 0), patchSize: p)
     }
 
     /// The mean binary cross-entropy between the predicted pixels and `future` `[T', B, 1, S, S]`
@@ -121,7 +156,7 @@ public final class FramePredictor: Module {
         guard future.rank == 5, future.shape[1...] == input.shape[1...] else {
             throw RecurrentError.shapeMismatch("FramePredictor: the future frames \(future.shape) must be [T', B, 1, S, S] like the input \(input.shape)")
         }
-        let z = try logits(input, futureFrames: future.shape[0])
+        let z = try logits(input, future: future)
         let y = framesToPatches(future, patchSize: configuration.patchSize)
         let magnitude = relu(z) + relu(Tensor(0) - z)
         return (relu(z) - z * y + log(exp(Tensor(0) - magnitude) + 1)).mean()
