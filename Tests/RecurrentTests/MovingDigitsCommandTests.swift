@@ -129,3 +129,38 @@ extension MNISTData.Split {
         return MNISTData.Split(pixels: pixels, labels: labels, rows: r, cols: c)
     }
 }
+
+/// The README's moving-digits program, as written there but for the loop's length and the
+/// batch sizes (the README: 300 updates of 8, 256 test sequences).
+@Suite struct MovingDigitsProgramTests {
+    @Test func readmeProgramRuns() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (updates, batch, tests) = (2, 2, 3)
+        // --- the README's program, from here ---
+        manualSeed(0)
+        var training = try MovingDigits(digits: MovingDigits.builtInDigits(count: 2000, seed: 0), seed: 0)   // or MNISTData.load(directory:).training
+        var testing = try MovingDigits(digits: MovingDigits.builtInDigits(count: 500, seed: 1), seed: 1)
+        let model = FramePredictor(FramePredictor.Configuration())         // ConvLSTM encoder–forecaster, 64×64 frames as 16×16 maps of 4×4 patches
+        var optimizer = Adam(parameters: model.parameters, learningRate: 5e-3)
+        for _ in 0..<updates {
+            let frames = training.batch(batch, frames: 20)                  // [20, B, 1, 64, 64]
+            optimizer.zeroGrad()
+            try model.loss(input: frames.narrowed(axis: 0, start: 0, length: 10),
+                           future: frames.narrowed(axis: 0, start: 10, length: 10)).backward()   // binary cross-entropy per pixel
+            try clipGradNorm(model.parameters, maxNorm: 1)
+            optimizer.step()
+        }
+        let test = testing.batch(tests, frames: 20)
+        let scores = try model.evaluate(test, inputFrames: 10)             // per-frame MSE of the model and of copying the last frame
+        print(scores.model, scores.baseline)
+        let input = test.narrowed(axis: 0, start: 0, length: 10), truth = test.narrowed(axis: 0, start: 10, length: 10)
+        try FrameStrip(title: "moving digits", rows: [("input", input, 1), ("true", truth, 11), ("predicted", scores.prediction, 11)])
+            .write(to: dir.file("moving-digits.svg"))
+        try model.save(to: dir.file("moving-digits.safetensors"))
+        // --- to here ---
+        #expect(scores.model.count == 10 && scores.baseline.count == 10 && scores.prediction.shape == [10, tests, 1, 64, 64])
+        #expect(try ParsedSVG(String(contentsOf: dir.file("moving-digits.svg"), encoding: .utf8)).elements("image").count == 30)
+        #expect(try FramePredictor.load(from: dir.file("moving-digits.safetensors")).configuration == model.configuration)
+    }
+}
