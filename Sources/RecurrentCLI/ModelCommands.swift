@@ -123,6 +123,7 @@ struct Inspect: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     func run() throws {
+        if try inspectConvModel(options) { return }  // ConvModelCommands.swift
         let url = URL(fileURLWithPath: options.model)
         if options.isONNX { return try inspectONNX(options) }
         let file = try SafeTensorsFile.read(from: url)
@@ -168,6 +169,7 @@ struct Run: ParsableCommand {
     func run() throws {
         if options.isONNX { return try runONNX(options, input: arrays.input, feeds: feeds, output: output) }
         try checkDistinct(output: output, from: [options.model] + arrays.paths)
+        if try runConvModel(options, arrays, output: output) { return }  // ConvModelCommands.swift
         let model = try options.load()
         model.eval()
         let (x, h, c, l) = try arrays.read()
@@ -238,6 +240,7 @@ struct Fit: ParsableCommand {
 
     func run() throws {
         try checkDistinct(output: output, from: [input, target, h0, c0, lengths])
+        if try fitConvModel(self) { return }  // ConvModelCommands.swift
         let model = try options.load()
         let x = try readArray(input, name: "input"), y = try readArray(target, name: "target")
         let h = try h0.map { try readArray($0, name: "h0") }, c = try c0.map { try readArray($0, name: "c0") }

@@ -7,7 +7,7 @@ struct RecurrentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recurrent",
         abstract: "Recurrent neural networks (RNN, LSTM, GRU) with PyTorch's semantics, in Swift.",
-        subcommands: [Demo.self, MNIST.self, Forecast.self, CharLM.self, Seq2Seq.self, Tag.self, Inspect.self, Run.self, Fit.self,
+        subcommands: [Demo.self, MNIST.self, Forecast.self, CharLM.self, Seq2Seq.self, Tag.self, MovingDigitsCommand.self, Inspect.self, Run.self, Fit.self,
                       Trace.self, Import.self, Export.self, Bench.self])
 
     /// Every command trains or runs layers step by step: freed arrays are kept for reuse (see
