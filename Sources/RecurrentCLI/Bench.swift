@@ -244,7 +244,8 @@ extension Bench {
         if json {
             print("{\"conv\":\"\(conv!)\",\"kernel\":\"\(kernel)\",\"input_size\":\(ci),\"hidden_size\":\(c),\"batch\":\(b),\"height\":\(h),\"width\":\(w),\"seq_len\":\(seqLen),\"train\":\(train),\"threads\":\(threads),\"repeat\":\(`repeat`),\"min_ms\":\(String(format: "%.4f", minimum)),\"median_ms\":\(String(format: "%.4f", median)),\"gflops\":\(String(format: "%.3f", gflops))\(times ? ",\"times\":[\(measured.map { String(format: "%.4f", $0) }.joined(separator: ","))]" : "")}")
         } else {
-            print("\(conv!) \(kernel) Cin=\(ci) C=\(c) B=\(b) \(h)x\(w)\(conv == "convlstm" ? " T=\(seqLen)" : "") \(train ? "train" : "forward") threads=\(threads)")
+            let kernels = conv == "convgru" ? "3x3" : conv == "sepconvgru" ? "1x5+5x1" : kernel  // the GRUs' kernels are RAFT's
+            print("\(conv!) \(kernels) Cin=\(ci) C=\(c) B=\(b) \(h)x\(w)\(conv == "convlstm" ? " T=\(seqLen)" : "") \(train ? "train" : "forward") threads=\(threads)")
             print(String(format: "min %.3f ms  median %.3f ms  %.2f GFLOP/s", minimum, median, gflops))
         }
     }
